@@ -1,0 +1,583 @@
+/* The mesh handle: the two loop modes, hand-off between threads, and the
+ * life of a call from mesh_call_start() to its callback. */
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mesh/mesh_event.h"
+#include "upstream/core.h"
+#include "upstream/pool.h"
+
+const mesh__req *mesh__request_req(const mesh_request *q);
+
+/* Calls kept for reuse per handle; beyond this they are freed. */
+#define MESH__FREELIST_MAX 1024
+
+/* ---- live handle registry: makes a second mesh_free() harmless ---- */
+
+static pthread_mutex_t g_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static mesh **g_live;
+static size_t g_nlive, g_caplive;
+
+static int live_add(mesh *m) {
+  pthread_mutex_lock(&g_live_mu);
+  if (g_nlive == g_caplive) {
+    size_t cap = g_caplive ? g_caplive * 2 : 8;
+    mesh **v = realloc(g_live, cap * sizeof *v);
+    if (!v) {
+      pthread_mutex_unlock(&g_live_mu);
+      return MESH_ENOMEM;
+    }
+    g_live = v;
+    g_caplive = cap;
+  }
+  g_live[g_nlive++] = m;
+  pthread_mutex_unlock(&g_live_mu);
+  return MESH_OK;
+}
+
+/* Remove m; 1 if it was live. */
+static int live_take(mesh *m) {
+  int found = 0;
+  pthread_mutex_lock(&g_live_mu);
+  for (size_t i = 0; i < g_nlive; i++) {
+    if (g_live[i] == m) {
+      g_live[i] = g_live[--g_nlive];
+      found = 1;
+      break;
+    }
+  }
+  if (g_nlive == 0) {
+    free(g_live);
+    g_live = NULL;
+    g_caplive = 0;
+  }
+  pthread_mutex_unlock(&g_live_mu);
+  return found;
+}
+
+/* ---- call objects ---- */
+
+static mesh__call *call_alloc(mesh *m) {
+  mesh__call *c = NULL;
+  if (!m->attached) pthread_mutex_lock(&m->mu);
+  mesh__list *n = mesh__list_pop_front(&m->freelist);
+  if (n) m->nfree--;
+  if (!m->attached) pthread_mutex_unlock(&m->mu);
+  if (n) return MESH__CONTAINER(n, mesh__call, link);
+  c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->m = m;
+  mesh__list_init(&c->link);
+  mesh__list_init(&c->all);
+  return c;
+}
+
+static void call_destroy(mesh__call *c) {
+  if (c->timer) event_free(c->timer);
+  mesh__req_free(&c->req);
+  mesh__response_free(&c->resp);
+  free(c);
+}
+
+void mesh__call_recycle(mesh *m, mesh__call *c) {
+  c->state = MESH__CALL_FREE;
+  c->cb = NULL;
+  c->user_data = NULL;
+  int keep;
+  if (!m->attached) pthread_mutex_lock(&m->mu);
+  keep = m->nfree < MESH__FREELIST_MAX && !m->closing;
+  if (keep) {
+    mesh__list_push_back(&m->freelist, &c->link);
+    m->nfree++;
+  }
+  if (!m->attached) pthread_mutex_unlock(&m->mu);
+  if (!keep) call_destroy(c);
+}
+
+/* Run the callbacks of completed calls. Each call is unlinked before its
+ * callback so the callback may start, cancel or free at will. */
+static void run_done(mesh *m) {
+  mesh__list *n;
+  while ((n = mesh__list_pop_front(&m->done))) {
+    mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
+    mesh_response_cb cb = c->cb;
+    void *ud = c->user_data;
+    cb(&c->resp, ud);
+    mesh__call_recycle(m, c);
+  }
+}
+
+static void mesh_destroy(mesh *m);
+
+int mesh__leave(mesh *m) {
+  if (m->depth == 1) {
+    /* Outermost: deliver completions and push output before unwinding,
+     * so a callback that starts the next call sends it in this turn. */
+    while (!mesh__list_empty(&m->done) || !mesh__list_empty(&m->flushq)) {
+      run_done(m);
+      mesh__flush_all(m);
+    }
+  }
+  m->depth--;
+  if (m->depth == 0 && m->free_requested) {
+    mesh_destroy(m);
+    return 1;
+  }
+  return 0;
+}
+
+static void on_done_ev(evutil_socket_t fd, short what, void *arg) {
+  mesh *m = arg;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  mesh__leave(m);
+}
+
+void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
+  mesh *m = c->m;
+  if (c->state == MESH__CALL_DONE) return;
+  if (c->state == MESH__CALL_PENDING || c->state == MESH__CALL_ACTIVE) mesh__pool_unbind(c);
+  c->state = MESH__CALL_DONE;
+  if (c->timer) event_del(c->timer);
+  mesh__list_remove(&c->all);
+  c->resp.error = err;
+  if (err != MESH_OK) {
+    c->resp.status = 0;
+    if (fmt) {
+      va_list ap;
+      va_start(ap, fmt);
+      vsnprintf(c->resp.detail, sizeof c->resp.detail, fmt, ap);
+      va_end(ap);
+    } else {
+      snprintf(c->resp.detail, sizeof c->resp.detail, "%s", mesh_strerror(err));
+    }
+  } else {
+    c->resp.detail[0] = '\0';
+  }
+  mesh__list_push_back(&m->done, &c->link);
+  /* Inside a libmesh callback the done queue runs at leave(); otherwise
+   * (a call failed while being started) on the next loop turn. */
+  if (m->depth == 0) event_active(m->done_ev, EV_READ, 0);
+}
+
+static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
+  mesh__call *c = arg;
+  mesh *m = c->m;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  mesh__call_finish(c, MESH_ETIMEOUT, "call timed out after %u ms",
+                    c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms);
+  mesh__leave(m);
+}
+
+/* On the loop thread: arm the timer, choose the pool, queue the call. */
+void mesh__call_dispatch(mesh *m, mesh__call *c) {
+  uint32_t tmo = c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms;
+  mesh__list_push_back(&m->inflight, &c->all);
+  c->state = MESH__CALL_PENDING;
+  c->pool = NULL;
+  if (m->closing) {
+    mesh__call_finish(c, MESH_ECANCELED, "handle closed");
+    return;
+  }
+  if (tmo) {
+    if (!c->timer) c->timer = evtimer_new(m->base, on_call_timeout, c);
+    if (!c->timer) {
+      mesh__call_finish(c, MESH_ENOMEM, "out of memory");
+      return;
+    }
+    struct timeval tv = {tmo / 1000, (tmo % 1000) * 1000};
+    event_add(c->timer, &tv);
+  }
+  int err = MESH_OK;
+  mesh__pool *p = mesh__pool_for_call(m, c, &err);
+  if (!p) {
+    mesh__call_finish(c, err, "no upstream for %s", mesh__req_str(&c->req, c->req.authority));
+    return;
+  }
+  c->state = MESH__CALL_QUEUED;
+  mesh__pool_submit(p, c);
+}
+
+static void cancel_id(mesh *m, uint64_t id) {
+  for (mesh__list *n = m->inflight.next; n != &m->inflight; n = n->next) {
+    mesh__call *c = MESH__CONTAINER(n, mesh__call, all);
+    if (c->id == id) {
+      mesh__call_finish(c, MESH_ECANCELED, "canceled");
+      return;
+    }
+  }
+}
+
+/* ---- own-thread mode: the inbox ---- */
+
+static void on_wake(evutil_socket_t fd, short what, void *arg) {
+  mesh *m = arg;
+  char buf[64];
+  (void)what;
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+  mesh__list calls;
+  mesh__list_init(&calls);
+  uint64_t cancels[64];
+  size_t ncancels = 0;
+  int stopping;
+  pthread_mutex_lock(&m->mu);
+  m->wake_pending = 0;
+  if (!mesh__list_empty(&m->inbox)) {
+    calls = m->inbox;
+    calls.next->prev = &calls;
+    calls.prev->next = &calls;
+    mesh__list_init(&m->inbox);
+  }
+  ncancels = m->ncancels < 64 ? m->ncancels : 64;
+  memcpy(cancels, m->cancels, ncancels * sizeof *cancels);
+  memmove(m->cancels, m->cancels + ncancels, (m->ncancels - ncancels) * sizeof *cancels);
+  m->ncancels -= ncancels;
+  if (m->ncancels) {
+    m->wake_pending = 1;
+    (void)!write(m->wake_fd[1], "w", 1);
+  }
+  stopping = m->stopping;
+  pthread_mutex_unlock(&m->mu);
+
+  mesh__enter(m);
+  mesh__list *n;
+  while ((n = mesh__list_pop_front(&calls))) mesh__call_dispatch(m, MESH__CONTAINER(n, mesh__call, link));
+  for (size_t i = 0; i < ncancels; i++) cancel_id(m, cancels[i]);
+  if (stopping) {
+    m->closing = 1;
+    while (!mesh__list_empty(&m->inflight))
+      mesh__call_finish(MESH__CONTAINER(m->inflight.next, mesh__call, all), MESH_ECANCELED, "handle closed");
+    mesh__pools_free_all(m);
+  }
+  mesh__leave(m);
+  if (stopping) event_base_loopbreak(m->base);
+}
+
+static void wake(mesh *m) {
+  /* mu held */
+  if (!m->wake_pending) {
+    m->wake_pending = 1;
+    (void)!write(m->wake_fd[1], "w", 1);
+  }
+}
+
+static void *loop_thread(void *arg) {
+  mesh *m = arg;
+  event_base_loop(m->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  return NULL;
+}
+
+static int on_loop_thread(const mesh *m) {
+  return m->attached ? pthread_equal(pthread_self(), m->owner) : pthread_equal(pthread_self(), m->thread);
+}
+
+/* ---- create / free ---- */
+
+int mesh_new(mesh **out, const mesh_options *opts) {
+  if (!out) return MESH_EINVAL;
+  *out = NULL;
+  mesh_options *def = NULL;
+  if (!opts) {
+    int rc = mesh_options_new(&def);
+    if (rc) return rc;
+    opts = def;
+  }
+  mesh *m = calloc(1, sizeof *m);
+  if (!m) {
+    mesh_options_free(def);
+    return MESH_ENOMEM;
+  }
+  m->magic = MESH__MAGIC;
+  m->opts = opts->o;
+  mesh_options_free(def);
+  m->wake_fd[0] = m->wake_fd[1] = -1;
+  mesh__list_init(&m->inbox);
+  mesh__list_init(&m->freelist);
+  mesh__list_init(&m->inflight);
+  mesh__list_init(&m->done);
+  mesh__list_init(&m->flushq);
+  for (int i = 0; i < MESH__POOL_BUCKETS; i++) mesh__list_init(&m->pools[i]);
+  pthread_mutex_init(&m->mu, NULL);
+  int rc = MESH_ENOMEM;
+  if (m->opts.base) {
+    m->attached = 1;
+    m->base = m->opts.base;
+    m->owner = pthread_self();
+  } else {
+    m->base = event_base_new();
+    if (!m->base) goto fail;
+    if (pipe2(m->wake_fd, O_NONBLOCK | O_CLOEXEC) < 0) {
+      rc = MESH_ESYSTEM;
+      goto fail;
+    }
+    m->wake_ev = event_new(m->base, m->wake_fd[0], EV_READ | EV_PERSIST, on_wake, m);
+    if (!m->wake_ev || event_add(m->wake_ev, NULL)) goto fail;
+  }
+  m->done_ev = event_new(m->base, -1, 0, on_done_ev, m);
+  if (!m->done_ev) goto fail;
+  if ((rc = live_add(m))) goto fail;
+  if (!m->attached) {
+    if (pthread_create(&m->thread, NULL, loop_thread, m)) {
+      live_take(m);
+      rc = MESH_ESYSTEM;
+      goto fail;
+    }
+    m->thread_running = 1;
+  }
+  *out = m;
+  return MESH_OK;
+fail:
+  m->closing = 1;
+  mesh_destroy(m);
+  return rc;
+}
+
+/* Free everything; the loop thread (if any) has stopped or is us. */
+static void mesh_destroy(mesh *m) {
+  m->closing = 1;
+  mesh__enter(m);
+  while (!mesh__list_empty(&m->inflight))
+    mesh__call_finish(MESH__CONTAINER(m->inflight.next, mesh__call, all), MESH_ECANCELED, "handle closed");
+  mesh__list *n;
+  while ((n = mesh__list_pop_front(&m->inbox))) {
+    /* Started from another thread but never reached the loop. */
+    mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
+    mesh__list_push_back(&m->inflight, &c->all);
+    c->state = MESH__CALL_QUEUED;
+    mesh__call_finish(c, MESH_ECANCELED, "handle closed");
+  }
+  mesh__pools_free_all(m);
+  run_done(m);
+  m->depth--;
+  if (m->dns) evdns_base_free(m->dns, 1);
+  while ((n = mesh__list_pop_front(&m->freelist))) call_destroy(MESH__CONTAINER(n, mesh__call, link));
+  if (m->done_ev) event_free(m->done_ev);
+  if (m->wake_ev) event_free(m->wake_ev);
+  if (!m->attached && m->base) event_base_free(m->base);
+  if (m->wake_fd[0] >= 0) close(m->wake_fd[0]);
+  if (m->wake_fd[1] >= 0) close(m->wake_fd[1]);
+  free(m->cancels);
+  pthread_mutex_destroy(&m->mu);
+  m->magic = 0;
+  free(m);
+}
+
+static void *reaper(void *arg) {
+  mesh *m = arg;
+  pthread_join(m->thread, NULL);
+  mesh_destroy(m);
+  return NULL;
+}
+
+void mesh_free(mesh *m) {
+  if (!m || !live_take(m)) return;
+  if (m->attached) {
+    if (!pthread_equal(pthread_self(), m->owner)) {
+      /* Freeing from a foreign thread would race the loop: refuse. */
+      mesh__log(&m->opts.log, MESH_LOG_ERROR, "mesh_free() from a thread other than the loop's; ignored");
+      live_add(m);
+      return;
+    }
+    if (m->depth > 0) {
+      m->free_requested = 1; /* completes at leave() */
+      return;
+    }
+    mesh_destroy(m);
+    return;
+  }
+  pthread_mutex_lock(&m->mu);
+  m->stopping = 1;
+  wake(m);
+  pthread_mutex_unlock(&m->mu);
+  if (pthread_equal(pthread_self(), m->thread)) {
+    /* From a callback on our own thread: a helper thread joins it. */
+    pthread_t t;
+    if (pthread_create(&t, NULL, reaper, m) == 0) pthread_detach(t);
+    return;
+  }
+  pthread_join(m->thread, NULL);
+  mesh_destroy(m);
+}
+
+/* ---- calls ---- */
+
+int mesh_call_start(mesh *m, const mesh_request *req, mesh_response_cb cb, void *user_data,
+                    uint64_t *call_id) {
+  if (!m || !req || !cb || m->magic != MESH__MAGIC) return MESH_EINVAL;
+  if (m->attached && !pthread_equal(pthread_self(), m->owner)) return MESH_EWRONGTHREAD;
+  if (m->closing || m->free_requested) return MESH_ESTATE;
+  mesh__call *c = call_alloc(m);
+  if (!c) return MESH_ENOMEM;
+  mesh__response_reset(&c->resp);
+  if (mesh__req_copy(&c->req, mesh__request_req(req))) {
+    mesh__call_recycle(m, c);
+    return MESH_ENOMEM;
+  }
+  if (c->req.protocol == MESH_PROTOCOL_DEFAULT) c->req.protocol = (uint8_t)m->opts.protocol;
+  c->cb = cb;
+  c->user_data = user_data;
+  c->conn = NULL;
+  c->pool = NULL;
+  c->id = __atomic_add_fetch(&m->next_call_id, 1, __ATOMIC_RELAXED);
+  if (call_id) *call_id = c->id;
+  if (m->attached || on_loop_thread(m)) {
+    mesh__enter(m);
+    mesh__call_dispatch(m, c);
+    /* Not leave(): a failure found now must not run the callback inside
+     * mesh_call_start; done_ev delivers it on the next turn. */
+    m->depth--;
+    if (!mesh__list_empty(&m->done)) event_active(m->done_ev, EV_READ, 0);
+    if (m->depth == 0 && !mesh__list_empty(&m->flushq)) {
+      mesh__enter(m);
+      mesh__flush_all(m);
+      m->depth--;
+    }
+    return MESH_OK;
+  }
+  pthread_mutex_lock(&m->mu);
+  if (m->stopping) {
+    pthread_mutex_unlock(&m->mu);
+    mesh__call_recycle(m, c);
+    return MESH_ESTATE;
+  }
+  c->state = MESH__CALL_QUEUED;
+  mesh__list_push_back(&m->inbox, &c->link);
+  wake(m);
+  pthread_mutex_unlock(&m->mu);
+  return MESH_OK;
+}
+
+int mesh_call_cancel(mesh *m, uint64_t id) {
+  if (!m || m->magic != MESH__MAGIC || id == 0) return MESH_EINVAL;
+  if (m->attached && !pthread_equal(pthread_self(), m->owner)) return MESH_EWRONGTHREAD;
+  if (m->attached || on_loop_thread(m)) {
+    for (mesh__list *n = m->inflight.next; n != &m->inflight; n = n->next) {
+      mesh__call *c = MESH__CONTAINER(n, mesh__call, all);
+      if (c->id == id) {
+        mesh__enter(m);
+        mesh__call_finish(c, MESH_ECANCELED, "canceled");
+        m->depth--;
+        if (!mesh__list_empty(&m->done)) event_active(m->done_ev, EV_READ, 0);
+        return MESH_OK;
+      }
+    }
+    return MESH_ENOTFOUND;
+  }
+  /* Another thread: the loop looks the id up; an id never issued is
+   * known here, one already finished is reported as canceled-or-done. */
+  if (id > __atomic_load_n(&m->next_call_id, __ATOMIC_RELAXED)) return MESH_ENOTFOUND;
+  pthread_mutex_lock(&m->mu);
+  int rc = MESH_OK;
+  if (m->ncancels == m->capcancels) {
+    size_t cap = m->capcancels ? m->capcancels * 2 : 16;
+    uint64_t *v = realloc(m->cancels, cap * sizeof *v);
+    if (!v) rc = MESH_ENOMEM;
+    else {
+      m->cancels = v;
+      m->capcancels = cap;
+    }
+  }
+  if (rc == MESH_OK) {
+    m->cancels[m->ncancels++] = id;
+    wake(m);
+  }
+  pthread_mutex_unlock(&m->mu);
+  return rc;
+}
+
+/* ---- blocking call ---- */
+
+typedef struct sync_wait {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+  mesh_response *resp;
+  int err;
+} sync_wait;
+
+static void sync_cb(const mesh_response *r, void *ud) {
+  sync_wait *w = ud;
+  mesh_response *copy = calloc(1, sizeof *copy);
+  int err = MESH_OK;
+  if (!copy) {
+    err = MESH_ENOMEM;
+  } else {
+    copy->error = r->error;
+    copy->status = r->status;
+    copy->protocol = r->protocol;
+    copy->nheaders = r->nheaders;
+    memcpy(copy->detail, r->detail, sizeof copy->detail);
+    if (mesh__buf_append(&copy->strings, mesh__buf_head(&r->strings), r->strings.len) ||
+        mesh__buf_append(&copy->body, mesh__buf_head(&r->body), r->body.len)) {
+      err = MESH_ENOMEM;
+    } else {
+      for (uint32_t i = 0; i < r->fields.n && !err; i++)
+        /* Offsets shift by the source's consumed prefix (always 0 here). */
+        err = mesh__fields_push(&copy->fields, r->fields.v[i].name - (uint32_t)r->strings.off,
+                                r->fields.v[i].value - (uint32_t)r->strings.off);
+    }
+    if (err) {
+      mesh_response_free(copy);
+      copy = NULL;
+    }
+  }
+  pthread_mutex_lock(&w->mu);
+  w->resp = copy;
+  w->err = err;
+  w->done = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+int mesh_call_sync(mesh *m, const mesh_request *req, mesh_response **out) {
+  if (!m || !req || !out || m->magic != MESH__MAGIC) return MESH_EINVAL;
+  *out = NULL;
+  if (m->attached) {
+    if (!pthread_equal(pthread_self(), m->owner)) return MESH_EWRONGTHREAD;
+    if (m->depth > 0) return MESH_ESTATE;
+  } else if (on_loop_thread(m)) {
+    return MESH_ESTATE; /* would wait for ourselves */
+  }
+  sync_wait w;
+  memset(&w, 0, sizeof w);
+  pthread_mutex_init(&w.mu, NULL);
+  pthread_cond_init(&w.cv, NULL);
+  uint64_t id;
+  int rc = mesh_call_start(m, req, sync_cb, &w, &id);
+  if (rc == MESH_OK) {
+    if (m->attached) {
+      /* Run the app's loop until our call ends. A loop that is already
+       * running on this thread cannot be re-entered. */
+      while (!w.done) {
+        if (event_base_loop(m->base, EVLOOP_ONCE) < 0) {
+          mesh_call_cancel(m, id);
+          rc = MESH_ESTATE;
+          /* The cancel delivers through done_ev: run it. */
+          while (!w.done) on_done_ev(-1, 0, m);
+          break;
+        }
+      }
+    } else {
+      pthread_mutex_lock(&w.mu);
+      while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
+      pthread_mutex_unlock(&w.mu);
+    }
+    if (rc == MESH_OK) rc = w.err;
+    if (rc == MESH_OK) *out = w.resp;
+    else mesh_response_free(w.resp);
+  }
+  pthread_cond_destroy(&w.cv);
+  pthread_mutex_destroy(&w.mu);
+  return rc;
+}

@@ -1,0 +1,86 @@
+/* The run-time state behind a mesh handle, shared by the upstream layer
+ * (pools, connections, codecs) and the API layer. Everything here is
+ * touched on the loop thread only, except the fields marked "mu". */
+#ifndef MESH_UPSTREAM_CORE_H
+#define MESH_UPSTREAM_CORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "mesh/mesh.h"
+#include "upstream/call.h"
+#include "util/list.h"
+#include "util/log.h"
+
+struct event_base;
+struct event;
+struct evdns_base;
+
+typedef struct mesh__opts {
+  uint32_t connect_timeout_ms;
+  uint32_t default_timeout_ms;
+  int protocol;
+  uint32_t max_header_bytes;
+  uint64_t max_body_bytes;
+  uint32_t max_conns;
+  uint32_t max_pending;
+  mesh__logger log;
+  struct event_base *base;
+} mesh__opts;
+
+struct mesh_options {
+  mesh__opts o;
+};
+
+#define MESH__MAGIC 0x6d657368u /* "mesh" */
+#define MESH__POOL_BUCKETS 64
+
+struct mesh {
+  uint32_t magic;
+  mesh__opts opts;
+  struct event_base *base;
+  int attached;
+  pthread_t owner;          /* attached: the creating thread */
+  pthread_t thread;         /* own-thread mode: the loop thread */
+  int thread_running;
+
+  /* Cross-thread hand-off (own-thread mode). */
+  pthread_mutex_t mu;
+  mesh__list inbox;         /* mu: calls to start */
+  uint64_t *cancels;        /* mu: ids to cancel */
+  size_t ncancels, capcancels;
+  int wake_fd[2];
+  int wake_pending;         /* mu */
+  struct event *wake_ev;
+  int stopping;             /* mu: mesh_free() asked the thread to stop */
+  mesh__list freelist;      /* mu in own-thread mode: recycled calls */
+  uint32_t nfree;
+
+  /* Loop-thread state. */
+  mesh__list inflight;      /* every call started and not yet completed */
+  mesh__list done;          /* completed calls whose callback is due */
+  struct event *done_ev;    /* runs them when no libmesh callback is on the stack */
+  mesh__list flushq;        /* connections with output to push at leave() */
+  mesh__list pools[MESH__POOL_BUCKETS];
+  struct evdns_base *dns;
+  uint64_t next_conn_id;
+  uint64_t next_call_id;    /* atomic */
+  int depth;                /* nesting of libmesh callbacks on the loop */
+  int free_requested;       /* mesh_free() from inside a callback */
+  int closing;
+};
+
+/* Every libevent callback of libmesh is bracketed by enter/leave so that a
+ * mesh_free() from inside an application callback completes only once the
+ * stack has unwound. leave() returns 1 if the handle is gone. */
+static inline void mesh__enter(struct mesh *m) { m->depth++; }
+int mesh__leave(struct mesh *m);
+/* Push the output of every connection in m->flushq (upstream/conn.c). */
+void mesh__flush_all(struct mesh *m);
+
+/* Start a call on the loop thread (it is already in m->inflight). */
+void mesh__call_dispatch(struct mesh *m, mesh__call *c);
+/* Recycle a call object (loop thread). */
+void mesh__call_recycle(struct mesh *m, mesh__call *c);
+
+#endif

@@ -1,0 +1,83 @@
+#include "helpers.h"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int upstream_start(upstream *u) {
+  const char *path = getenv("MESH_TEST_UPSTREAM");
+  if (!path) path = "./t/mesh-test-upstream";
+  int fds[2];
+  if (pipe(fds) < 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(path, path, "--port", "0", (char *)NULL);
+    perror(path);
+    _exit(127);
+  }
+  close(fds[1]);
+  char line[64] = {0};
+  size_t n = 0;
+  while (n < sizeof line - 1) {
+    ssize_t r = read(fds[0], line + n, 1);
+    if (r <= 0) break;
+    if (line[n] == '\n') break;
+    n++;
+  }
+  close(fds[0]);
+  if (strncmp(line, "port=", 5) != 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  u->pid = pid;
+  u->port = atoi(line + 5);
+  snprintf(u->base, sizeof u->base, "http://127.0.0.1:%d", u->port);
+  return 0;
+}
+
+void upstream_stop(upstream *u) {
+  if (u->pid > 0) {
+    kill(u->pid, SIGTERM);
+    waitpid(u->pid, NULL, 0);
+    u->pid = 0;
+  }
+}
+
+const char *upstream_url(const upstream *u, const char *path, char *buf, size_t len) {
+  snprintf(buf, len, "%s%s", u->base, path);
+  return buf;
+}
+
+int closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {0};
+  socklen_t l = sizeof a;
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  close(fd); /* bound, never listened: connects are refused */
+  return ntohs(a.sin_port);
+}
+
+int count_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (readdir(d)) n++;
+  closedir(d);
+  return n - 3; /* ".", "..", and the DIR's own fd */
+}

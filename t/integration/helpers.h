@@ -1,0 +1,23 @@
+/* Test helpers: a real upstream server process on loopback. */
+#ifndef MESH_T_HELPERS_H
+#define MESH_T_HELPERS_H
+
+#include <sys/types.h>
+
+typedef struct upstream {
+  pid_t pid;
+  int port;
+  char base[64]; /* "http://127.0.0.1:PORT" */
+} upstream;
+
+/* Start t/mesh-test-upstream (path from $MESH_TEST_UPSTREAM). 0 or -1. */
+int upstream_start(upstream *u);
+void upstream_stop(upstream *u);
+/* Format base + path into a static-per-call buffer. */
+const char *upstream_url(const upstream *u, const char *path, char *buf, size_t len);
+/* A port on 127.0.0.1 where nothing listens. */
+int closed_port(void);
+/* Number of open file descriptors of this process. */
+int count_fds(void);
+
+#endif
