@@ -6,7 +6,7 @@ top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 lib=$(ls "$top_builddir"/.libs/libmesh.so.* 2>/dev/null | head -n 1)
 [ -n "$lib" ] || { echo "libmesh.so not built"; exit 1; }
-exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sort)
+exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sed 's/@.*//' | sort)
 declared=$(grep -hoE '\bmesh_[a-z0-9_]+\(' "$top_srcdir"/include/mesh/*.h | tr -d '(' | sort -u)
 fail=0
 for s in $exported; do

@@ -230,9 +230,9 @@ void mesh__conn_close(mesh__conn *cn, int err, const char *why) {
   cn->codec->closed(cn, err, why);
   if (was_connecting) {
     mesh__log(&p->m->opts.log, MESH_LOG_WARN, "upstream %s:%u: %s", p->host, p->port, why);
-    /* Nothing can carry the waiting calls: fail them rather than let
-     * them wait for a timeout. */
-    if (p->nconns == 0) {
+    /* The endpoint refused us: fail the calls waiting for it rather than
+     * dial it again for them (retry policy decides on re-dispatch). */
+    {
       mesh__list *n;
       while ((n = mesh__list_pop_front(&p->pending))) {
         mesh__call *c = MESH__CONTAINER(n, mesh__call, link);

@@ -165,7 +165,7 @@ void mesh__pool_dispatch(mesh__pool *p) {
       uint32_t want = codec == &mesh__codec_h2 ? 1 : p->npending;
       if (p->nconnecting < want && p->nconns < p->m->opts.max_conns) {
         if (!mesh__conn_open(p, codec)) {
-          if (p->nconns == 0) pool_fail_pending(p, MESH_ECONNECT, "could not open a socket");
+          pool_fail_pending(p, MESH_ECONNECT, "could not open a socket");
           return;
         }
         continue;

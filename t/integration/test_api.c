@@ -5,6 +5,7 @@
 #include <mesh/mesh_event.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 

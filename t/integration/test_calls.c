@@ -95,11 +95,11 @@ static void one(int proto, const char *path, uint32_t timeout_ms, result *res) {
   attached_free(&a);
 }
 
-#define BOTH_PROTOS(name, body)                                                  \
+#define BOTH_PROTOS(name, ...)                                                   \
   static void name##_impl(int proto);                                            \
   Test(calls, name##_http1) { name##_impl(MESH_PROTOCOL_HTTP1); }                \
   Test(calls, name##_http2) { name##_impl(MESH_PROTOCOL_HTTP2); }                \
-  static void name##_impl(int proto) body
+  static void name##_impl(int proto) __VA_ARGS__
 
 BOTH_PROTOS(status_and_body, {
   result r;

@@ -1,6 +1,7 @@
 /* The README's example, compiled from README.md itself, run against the
  * test upstream. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 
 #include "helpers.h"
 
