@@ -240,9 +240,11 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
     mesh__list_init(&m->inbox);
   }
   ncancels = m->ncancels < 64 ? m->ncancels : 64;
-  memcpy(cancels, m->cancels, ncancels * sizeof *cancels);
-  memmove(m->cancels, m->cancels + ncancels, (m->ncancels - ncancels) * sizeof *cancels);
-  m->ncancels -= ncancels;
+  if (ncancels) {
+    memcpy(cancels, m->cancels, ncancels * sizeof *cancels);
+    memmove(m->cancels, m->cancels + ncancels, (m->ncancels - ncancels) * sizeof *cancels);
+    m->ncancels -= ncancels;
+  }
   if (m->ncancels) {
     m->wake_pending = 1;
     (void)!write(m->wake_fd[1], "w", 1);
