@@ -32,6 +32,8 @@ extern "C" {
 /*
  * Every function that can fail returns MESH_OK (0) or one of these
  * negative codes. Codes are never renumbered; new ones are only added.
+ * Codes from -1 to -9 are returned by functions; codes from -10 on (and
+ * MESH_ENOMEM) describe how a call ended, in mesh_response_error().
  */
 typedef enum mesh_error {
   MESH_OK = 0,
@@ -42,7 +44,7 @@ typedef enum mesh_error {
   MESH_ESYSTEM = -5,       /* an operating-system call failed (thread, socket, pipe) */
   MESH_ENOTFOUND = -6,     /* no such call (already finished or never started) */
 
-  MESH_ECONNECT = -10,     /* could not connect to the upstream (refused, unreachable, DNS) */
+  MESH_ECONNECT = -10,     /* could not connect to the upstream (refused, unreachable) */
   MESH_ECONNECT_TIMEOUT = -11, /* the connect timeout expired */
   MESH_ETIMEOUT = -12,     /* the call's timeout expired */
   MESH_ERESET = -13,       /* the upstream reset the stream or closed the connection mid-call */
@@ -85,32 +87,43 @@ typedef enum mesh_log_level {
   MESH_LOG_OFF = 4
 } mesh_log_level;
 
-/* A log line: no trailing newline. Called on the loop thread. */
+/* A log line: no trailing newline; message is valid during the call only.
+ * Called on the loop thread (or the thread calling into libmesh); it must
+ * not call libmesh functions. */
 typedef void (*mesh_log_cb)(int level, const char *message, void *user_data);
 
+/* Options are plain values: not thread-safe, copied by mesh_new(). Every
+ * setter returns MESH_EINVAL for a NULL opts or a value out of range and
+ * then leaves the option unchanged. */
 MESH_EXTERN int mesh_options_new(mesh_options **out);
+/* NULL is a no-op. */
 MESH_EXTERN void mesh_options_free(mesh_options *opts);
 
-/* Bound on establishing a TCP connection; default 5000 ms. 0 is invalid. */
+/* Bound on establishing a TCP connection (name resolution not included);
+ * default 5000 ms. 0 is invalid. */
 MESH_EXTERN int mesh_options_set_connect_timeout_ms(mesh_options *opts, uint32_t ms);
 /* Timeout of a call that sets none; default 15000 ms; 0 disables it. */
 MESH_EXTERN int mesh_options_set_default_timeout_ms(mesh_options *opts, uint32_t ms);
-/* Default upstream protocol; default MESH_PROTOCOL_HTTP1. */
+/* Default upstream protocol: MESH_PROTOCOL_HTTP1 (the default) or
+ * MESH_PROTOCOL_HTTP2; MESH_PROTOCOL_DEFAULT is invalid here. */
 MESH_EXTERN int mesh_options_set_protocol(mesh_options *opts, int protocol);
-/* Bound on a response's header section (status, headers, trailers);
- * default 65536 bytes, minimum 1024. */
+/* Bound on a response's header section, headers and trailers together,
+ * counted as HTTP/2 counts SETTINGS_MAX_HEADER_LIST_SIZE (decoded name +
+ * value + 32 per field); default 65536, below 1024 is invalid. */
 MESH_EXTERN int mesh_options_set_max_response_header_bytes(mesh_options *opts, uint32_t bytes);
 /* Bound on a response body; default 16 MiB. 0 is invalid. */
 MESH_EXTERN int mesh_options_set_max_response_body_bytes(mesh_options *opts, uint64_t bytes);
-/* Bound on connections per upstream endpoint; default 1024. Calls beyond
- * what the connections can carry wait in a queue, bounded by
- * mesh_options_set_max_pending_calls(). */
+/* Bound on connections per upstream endpoint (a URL authority and
+ * protocol: HTTP/1.1 and HTTP/2 pools are bounded apart); default 1024, 0
+ * is invalid. Calls beyond what the connections can carry wait in a
+ * queue, bounded by mesh_options_set_max_pending_calls(). */
 MESH_EXTERN int mesh_options_set_max_connections_per_endpoint(mesh_options *opts, uint32_t n);
-/* Bound on calls waiting for a connection, per endpoint; default 4096.
- * A call beyond it ends with MESH_EOVERFLOW. */
+/* Bound on calls waiting for a connection, per endpoint; default 4096, 0
+ * is invalid. A call beyond it ends (in its callback) with MESH_EOVERFLOW. */
 MESH_EXTERN int mesh_options_set_max_pending_calls(mesh_options *opts, uint32_t n);
-/* Where log lines go; default: WARN and above to stderr. cb NULL silences. */
+/* Where log lines go; default: stderr. cb NULL silences. */
 MESH_EXTERN int mesh_options_set_log_callback(mesh_options *opts, mesh_log_cb cb, void *user_data);
+/* Lines below this level (mesh_log_level) are dropped; default MESH_LOG_WARN. */
 MESH_EXTERN int mesh_options_set_log_level(mesh_options *opts, int level);
 
 /* ------------------------------------------------------------------ */
@@ -124,15 +137,18 @@ typedef struct mesh mesh;
  * freed right after. Without an event base (see <mesh/mesh_event.h>) the
  * handle runs its own loop thread and every public call is thread-safe;
  * with one, it is attached to that loop and must be used from the thread
- * that created it.
+ * that created it, which must be the thread that runs the base. Several
+ * handles may share a base. On error *out is NULL.
  */
 MESH_EXTERN int mesh_new(mesh **out, const mesh_options *opts);
 
 /*
  * Cancel every call in flight (each callback runs once with
- * MESH_ECANCELED), close connections and free the handle. NULL is a no-op;
- * so is a second mesh_free() of the same handle. May be called from inside
- * a libmesh callback: the free then completes when the callback returns.
+ * MESH_ECANCELED, before mesh_free returns), close connections and free
+ * the handle. NULL is a no-op; so is mesh_free() of a handle already
+ * freed. May be called from inside a libmesh callback: the free then
+ * completes once the callback returns. In attached mode a call from
+ * another thread is refused (logged, the handle stays).
  */
 MESH_EXTERN void mesh_free(mesh *m);
 
@@ -143,21 +159,32 @@ MESH_EXTERN void mesh_free(mesh *m);
 typedef struct mesh_request mesh_request;
 
 /*
- * A request for "METHOD url". url is http://host[:port]/path?query (the
- * authority names the destination; see libmesh(7)). The request is only
- * read by mesh_call_start(): it may be reused or freed right after.
+ * A request for "METHOD url" (both copied). url is
+ * http://host[:port][/path][?query][#fragment]: host a name, an IPv4
+ * address or a bracketed IPv6 literal; port 80 by default; no user info;
+ * the fragment is dropped. The authority as written is sent as Host
+ * (HTTP/1.1) or :authority (HTTP/2) and names the destination (see
+ * libmesh(7)). method must be an HTTP token. A bad argument is
+ * MESH_EINVAL and *out is NULL. Requests are not thread-safe to modify,
+ * but mesh_call_start() only reads them (concurrent starts of one request
+ * are fine): a request may be reused or freed right after.
  */
 MESH_EXTERN int mesh_request_new(mesh_request **out, const char *method, const char *url);
 MESH_EXTERN void mesh_request_free(mesh_request *req);
-/* Append a header. Names are sent lower-case on HTTP/2. Hop-by-hop
- * headers (Connection, Transfer-Encoding, ...) and Host are rejected. */
+/* Append a header (copied). The name must be an HTTP token (so no
+ * pseudo-headers) and is sent lower-case; the value must hold no CR, LF
+ * or NUL. Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding,
+ * Upgrade, TE, Host and Content-Length are libmesh's to set: MESH_EINVAL. */
 MESH_EXTERN int mesh_request_add_header(mesh_request *req, const char *name, const char *value);
-/* Set the body (copied). len 0 clears it. */
+/* Set the body (copied; body may be NULL when len is 0, which clears it).
+ * Sent with Content-Length on HTTP/1.1 (also "0" for POST, PUT, PATCH),
+ * as DATA frames on HTTP/2. */
 MESH_EXTERN int mesh_request_set_body(mesh_request *req, const void *body, size_t len);
 /* Per-call timeout: from mesh_call_start() to the whole response; 0 uses
  * the handle's default. */
 MESH_EXTERN int mesh_request_set_timeout_ms(mesh_request *req, uint32_t ms);
-/* Upstream protocol for this call (mesh_protocol). */
+/* Upstream protocol for this call (mesh_protocol; DEFAULT, the initial
+ * value, uses the handle's). */
 MESH_EXTERN int mesh_request_set_protocol(mesh_request *req, int protocol);
 
 /* ------------------------------------------------------------------ */
@@ -165,6 +192,12 @@ MESH_EXTERN int mesh_request_set_protocol(mesh_request *req, int protocol);
 /* ------------------------------------------------------------------ */
 
 typedef struct mesh_response mesh_response;
+
+/* Every accessor accepts NULL (an error MESH_EINVAL, an empty response).
+ * Strings and the body stay valid as long as the response: until the
+ * callback returns, or until mesh_response_free(). A response that ended
+ * in an error has no headers, trailers or body. 1xx responses are never
+ * reported. */
 
 /* MESH_OK when an HTTP response arrived (whatever its status), else why not. */
 MESH_EXTERN int mesh_response_error(const mesh_response *resp);
@@ -175,15 +208,19 @@ MESH_EXTERN int mesh_response_status(const mesh_response *resp);
 /* Protocol the response came over (mesh_protocol), 0 on error before one was chosen. */
 MESH_EXTERN int mesh_response_protocol(const mesh_response *resp);
 MESH_EXTERN size_t mesh_response_header_count(const mesh_response *resp);
-/* The i-th header (names lower-case); MESH_ENOTFOUND past the end. */
+/* The i-th header in the order received (names lower-case);
+ * MESH_ENOTFOUND past the end; MESH_EINVAL if name or value is NULL. */
 MESH_EXTERN int mesh_response_header_at(const mesh_response *resp, size_t i,
                                         const char **name, const char **value);
-/* First header of that name (case-insensitive), or NULL. */
+/* First header (not trailer) of that name, case-insensitive, or NULL. */
 MESH_EXTERN const char *mesh_response_header(const mesh_response *resp, const char *name);
+/* Trailers (HTTP/1.1 chunked trailers, HTTP/2 trailing HEADERS; gRPC
+ * puts grpc-status here), as for headers. */
 MESH_EXTERN size_t mesh_response_trailer_count(const mesh_response *resp);
 MESH_EXTERN int mesh_response_trailer_at(const mesh_response *resp, size_t i,
                                          const char **name, const char **value);
-/* The body; *len receives its length. Never NULL (an empty body is ""). */
+/* The body, not NUL-terminated; *len (len may be NULL) receives its
+ * length. Never NULL (an empty body is ""). */
 MESH_EXTERN const void *mesh_response_body(const mesh_response *resp, size_t *len);
 /* Free a response returned by mesh_call_sync(). NULL is a no-op. */
 MESH_EXTERN void mesh_response_free(mesh_response *resp);
@@ -195,28 +232,38 @@ MESH_EXTERN void mesh_response_free(mesh_response *resp);
 /*
  * Called exactly once per started call, on the loop thread. resp is valid
  * only until the callback returns. From inside it you may start and cancel
- * calls and free the handle; you may not call mesh_call_sync().
+ * calls, create handles and free this one; you may not call
+ * mesh_call_sync() (MESH_ESTATE).
  */
 typedef void (*mesh_response_cb)(const mesh_response *resp, void *user_data);
 
 /*
- * Start a call. On MESH_OK the callback will run exactly once (never from
- * inside this function); on an error it never runs. *call_id (optional)
- * receives an id for mesh_call_cancel(); ids are never 0 or reused.
+ * Start a call. cb is required. On MESH_OK the callback will run exactly
+ * once, never from inside this function (in own-thread mode it may run on
+ * the loop thread before this function returns); on an error it never
+ * runs. *call_id (optional) receives an id for mesh_call_cancel(), set
+ * before the call can complete; ids are never 0 or reused within a
+ * handle. How the call ended (timeout, reset, overflow, ...) is reported
+ * to the callback, not returned here. Returns MESH_EINVAL, MESH_ENOMEM,
+ * MESH_EWRONGTHREAD or MESH_ESTATE (the handle is being freed).
  */
 MESH_EXTERN int mesh_call_start(mesh *m, const mesh_request *req, mesh_response_cb cb,
                                 void *user_data, uint64_t *call_id);
 
-/* Cancel a call: its callback runs once with MESH_ECANCELED (unless it has
- * already run). MESH_ENOTFOUND if the call is not in flight. */
+/* Cancel a call: its callback runs once with MESH_ECANCELED, later, never
+ * inside this function. MESH_ENOTFOUND if the call is not in flight. From
+ * a thread other than the loop's (own-thread mode) the cancel is handed to
+ * the loop: MESH_OK then means requested, and a call that completes first
+ * reports its real outcome. */
 MESH_EXTERN int mesh_call_cancel(mesh *m, uint64_t call_id);
 
 /*
- * Blocking call. Own-thread mode: from any thread but the loop thread.
- * Attached mode: runs the app's event base until the call ends; not from
- * inside that loop's callbacks (MESH_ESTATE). On MESH_OK *out is a
- * response to free with mesh_response_free(); check its
- * mesh_response_error(). An error return means no response.
+ * Blocking call. Own-thread mode: from any thread but the loop thread
+ * (MESH_ESTATE there); several threads may block at once. Attached mode:
+ * runs the app's event base (dispatching all its events) until the call
+ * ends; not from inside a callback of that base (MESH_ESTATE). On MESH_OK
+ * *out is a response to free with mesh_response_free(); check its
+ * mesh_response_error(). An error return means no response (*out NULL).
  */
 MESH_EXTERN int mesh_call_sync(mesh *m, const mesh_request *req, mesh_response **out);
 

@@ -150,7 +150,12 @@ void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   mesh__list_remove(&c->all);
   c->resp.error = err;
   if (err != MESH_OK) {
+    /* A failed call reports no partial response. */
     c->resp.status = 0;
+    c->resp.nheaders = 0;
+    c->resp.fields.n = 0;
+    c->resp.body.len = 0;
+    c->resp.body.off = 0;
     if (fmt) {
       va_list ap;
       va_start(ap, fmt);

@@ -59,7 +59,7 @@ int mesh_options_set_max_connections_per_endpoint(mesh_options *o, uint32_t n) {
 }
 
 int mesh_options_set_max_pending_calls(mesh_options *o, uint32_t n) {
-  if (!o) return MESH_EINVAL;
+  if (!o || n == 0) return MESH_EINVAL;
   o->o.max_pending = n;
   return MESH_OK;
 }

@@ -91,13 +91,11 @@ static inline int hexval(unsigned char c) {
  * (RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are
  * invalid and dangerous"). LF cannot occur: lines are split at LF. */
 static int has_nul_or_cr(const char *s, size_t n) {
-  /* No early exit: the loop vectorizes, and bad input is the rare case. */
-  unsigned bad = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    bad |= (unsigned)(c == '\0') | (unsigned)(c == '\r');
+    if (c == '\0' || c == '\r') return 1;
   }
-  return bad != 0;
+  return 0;
 }
 
 static void trim_ows(const char **s, const char **e) {
@@ -160,7 +158,7 @@ static int buf_append(mesh__h1_parser *p, const char *d, size_t n) {
   if (need > p->buf_cap) {
     /* need <= max_header_bytes is guaranteed by the callers' budget checks. */
     size_t cap = p->buf_cap ? p->buf_cap : 256;
-    while (cap < need) cap *= 2;
+    while (cap < need && cap <= SIZE_MAX / 2) cap *= 2;
     if (cap > p->max_header_bytes) cap = p->max_header_bytes;
     if (cap < need) cap = need;
     char *nb = realloc(p->buf, cap);

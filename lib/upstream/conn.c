@@ -137,8 +137,10 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg) {
     if (what & EV_READ) conn_on_read(cn);
     if ((what & EV_WRITE) && cn->state == MESH__CONN_READY) cn->want_flush = 1;
   }
-  if (cn->state == MESH__CONN_READY && cn->want_flush && conn_flush_now(cn) < 0)
-    mesh__conn_close(cn, MESH_ERESET, "write to upstream failed");
+  /* Output goes out at leave(), after the completions of this read have
+   * run: their callbacks' next calls share the same write. */
+  if (cn->state == MESH__CONN_READY && cn->want_flush && !mesh__list_linked(&cn->flush_link))
+    mesh__list_push_back(&m->flushq, &cn->flush_link);
   cn->in_io = 0;
   if (cn->dead) conn_free(cn);
   mesh__leave(m);

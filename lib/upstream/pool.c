@@ -38,16 +38,15 @@ static int pool_set_numeric(mesh__pool *p) {
 mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err) {
   const mesh__req *r = &c->req;
   const char *auth = mesh__req_str(r, r->authority);
-  char key[300];
-  int kl = snprintf(key, sizeof key, "%s|%d", auth, r->protocol);
-  if (kl < 0 || (size_t)kl >= sizeof key) {
+  size_t alen = strlen(auth);
+  if (alen >= sizeof(((mesh__pool *)0)->key)) {
     *err = MESH_EINVAL;
     return NULL;
   }
-  mesh__list *bucket = &m->pools[pool_hash(key, (size_t)kl) % MESH__POOL_BUCKETS];
+  mesh__list *bucket = &m->pools[(pool_hash(auth, alen) + r->protocol) % MESH__POOL_BUCKETS];
   for (mesh__list *n = bucket->next; n != bucket; n = n->next) {
     mesh__pool *p = MESH__CONTAINER(n, mesh__pool, link);
-    if (memcmp(p->key, key, (size_t)kl + 1) == 0) return p;
+    if (p->protocol == r->protocol && memcmp(p->key, auth, alen + 1) == 0) return p;
   }
   mesh__pool *p = calloc(1, sizeof *p);
   if (!p) {
@@ -55,7 +54,7 @@ mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err) {
     return NULL;
   }
   p->m = m;
-  memcpy(p->key, key, (size_t)kl + 1);
+  memcpy(p->key, auth, alen + 1);
   p->protocol = r->protocol;
   snprintf(p->host, sizeof p->host, "%s", mesh__req_str(r, r->host));
   p->port = r->port;

@@ -68,7 +68,7 @@ struct mesh__conn {
 struct mesh__pool {
   mesh__list link;        /* hash bucket */
   struct mesh *m;
-  char key[300];          /* "authority|protocol" */
+  char key[300];          /* the authority; with protocol, the pool's identity */
   int protocol;
   char host[256];
   uint16_t port;
