@@ -13,6 +13,7 @@
 #include "mesh/mesh_event.h"
 #include "upstream/core.h"
 #include "upstream/pool.h"
+#include "util/clock.h"
 
 const mesh__req *mesh__request_req(const mesh_request *q);
 
@@ -187,6 +188,12 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
 /* On the loop thread: arm the timer, choose the pool, queue the call. */
 void mesh__call_dispatch(mesh *m, mesh__call *c) {
   uint32_t tmo = c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms;
+  if (tmo && c->queued_ns) {
+    /* The timeout runs from mesh_call_start(), not from the hand-off. */
+    uint64_t waited_ms = (mesh__now_ns() - c->queued_ns) / 1000000u;
+    tmo = waited_ms >= tmo ? 1 : tmo - (uint32_t)waited_ms;
+    c->queued_ns = 0;
+  }
   mesh__list_push_back(&m->inflight, &c->all);
   c->state = MESH__CALL_PENDING;
   c->pool = NULL;
@@ -388,14 +395,19 @@ static void *reaper(void *arg) {
 }
 
 void mesh_free(mesh *m) {
-  if (!m || !live_take(m)) return;
+  if (!m) return;
+  if (m->attached && !pthread_equal(pthread_self(), m->owner)) {
+    /* Freeing from a foreign thread would race the loop: refuse. The
+     * handle is only read here, never changed. */
+    pthread_mutex_lock(&g_live_mu);
+    int live = 0;
+    for (size_t i = 0; i < g_nlive; i++) live |= g_live[i] == m;
+    pthread_mutex_unlock(&g_live_mu);
+    if (live) mesh__log(&m->opts.log, MESH_LOG_ERROR, "mesh_free() from a thread other than the loop's; ignored");
+    return;
+  }
+  if (!live_take(m)) return;
   if (m->attached) {
-    if (!pthread_equal(pthread_self(), m->owner)) {
-      /* Freeing from a foreign thread would race the loop: refuse. */
-      mesh__log(&m->opts.log, MESH_LOG_ERROR, "mesh_free() from a thread other than the loop's; ignored");
-      live_add(m);
-      return;
-    }
     if (m->depth > 0) {
       m->free_requested = 1; /* completes at leave() */
       return;
@@ -423,7 +435,8 @@ int mesh_call_start(mesh *m, const mesh_request *req, mesh_response_cb cb, void 
                     uint64_t *call_id) {
   if (!m || !req || !cb || m->magic != MESH__MAGIC) return MESH_EINVAL;
   if (m->attached && !pthread_equal(pthread_self(), m->owner)) return MESH_EWRONGTHREAD;
-  if (m->closing || m->free_requested) return MESH_ESTATE;
+  if (m->closing || m->free_requested || __atomic_load_n(&m->stopping, __ATOMIC_RELAXED))
+    return MESH_ESTATE;
   mesh__call *c = call_alloc(m);
   if (!c) return MESH_ENOMEM;
   mesh__response_reset(&c->resp);
@@ -444,12 +457,13 @@ int mesh_call_start(mesh *m, const mesh_request *req, mesh_response_cb cb, void 
     /* Not leave(): a failure found now must not run the callback inside
      * mesh_call_start; done_ev delivers it on the next turn. */
     m->depth--;
-    if (!mesh__list_empty(&m->done)) event_active(m->done_ev, EV_READ, 0);
     if (m->depth == 0 && !mesh__list_empty(&m->flushq)) {
       mesh__enter(m);
       mesh__flush_all(m);
       m->depth--;
     }
+    /* Failures found while starting (or flushing) run on the next turn. */
+    if (!mesh__list_empty(&m->done)) event_active(m->done_ev, EV_READ, 0);
     return MESH_OK;
   }
   pthread_mutex_lock(&m->mu);
@@ -459,6 +473,7 @@ int mesh_call_start(mesh *m, const mesh_request *req, mesh_response_cb cb, void 
     return MESH_ESTATE;
   }
   c->state = MESH__CALL_QUEUED;
+  c->queued_ns = mesh__now_ns();
   mesh__list_push_back(&m->inbox, &c->link);
   wake(m);
   pthread_mutex_unlock(&m->mu);
@@ -553,6 +568,10 @@ int mesh_call_sync(mesh *m, const mesh_request *req, mesh_response **out) {
   if (m->attached) {
     if (!pthread_equal(pthread_self(), m->owner)) return MESH_EWRONGTHREAD;
     if (m->depth > 0) return MESH_ESTATE;
+    /* Inside a callback of the app's own on this base, the loop cannot be
+     * run again: find out before anything is sent (libevent refuses a
+     * reentrant loop with -1; otherwise this runs what is already due). */
+    if (event_base_loop(m->base, EVLOOP_NONBLOCK) < 0) return MESH_ESTATE;
   } else if (on_loop_thread(m)) {
     return MESH_ESTATE; /* would wait for ourselves */
   }

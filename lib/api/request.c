@@ -10,8 +10,9 @@ struct mesh_request {
 };
 
 int mesh_request_new(mesh_request **out, const char *method, const char *url) {
-  if (!out || !method || !url) return MESH_EINVAL;
+  if (!out) return MESH_EINVAL;
   *out = NULL;
+  if (!method || !url) return MESH_EINVAL;
   size_t ml = strlen(method);
   if (!mesh__is_token(method, ml)) return MESH_EINVAL;
   mesh__url u;
@@ -50,9 +51,11 @@ void mesh_request_free(mesh_request *q) {
 
 /* Connection-specific fields belong to libmesh's own hop (RFC 9110 §7.6.1;
  * HTTP/2 forbids them, RFC 9113 §8.2.2). Host comes from the URL. */
-static int forbidden_header(const char *n) {
+static int forbidden_header(const char *n, const char *v) {
   static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                      "upgrade", "host", "te", "content-length"};
+                                      "upgrade", "host", "content-length"};
+  /* TE: only "trailers" (what gRPC sends), as HTTP/2 allows. */
+  if (mesh__strcaseeq(n, "te")) return !mesh__strcaseeq(v, "trailers");
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (mesh__strcaseeq(n, names[i])) return 1;
   return 0;
@@ -61,7 +64,7 @@ static int forbidden_header(const char *n) {
 int mesh_request_add_header(mesh_request *q, const char *name, const char *value) {
   if (!q || !name || !value) return MESH_EINVAL;
   size_t nl = strlen(name), vl = strlen(value);
-  if (!mesh__is_token(name, nl) || !mesh__is_field_value(value, vl) || forbidden_header(name))
+  if (!mesh__is_token(name, nl) || !mesh__is_field_value(value, vl) || forbidden_header(name, value))
     return MESH_EINVAL;
   mesh__req *r = &q->r;
   uint32_t n, v;

@@ -69,7 +69,7 @@ int mesh__url_parse(const char *url, size_t len, mesh__url *u, const char **why)
   }
   if (portp) {
     unsigned long long v;
-    if (mesh__parse_u64(portp, (size_t)(ae - portp), 65535, &v) || v == 0) {
+    if (ae - portp > 5 || mesh__parse_u64(portp, (size_t)(ae - portp), 65535, &v) || v == 0) {
       *why = "bad port in URL";
       return -1;
     }

@@ -85,6 +85,7 @@ typedef struct mesh__call {
   struct mesh__conn *conn;
   int32_t stream_id;
   size_t body_off;       /* request body bytes handed to the codec */
+  uint64_t queued_ns;    /* own-thread hand-off: when mesh_call_start ran */
   uint8_t h2_end;        /* HTTP/2: the response's END_STREAM arrived */
   mesh_response resp;
 } mesh__call;

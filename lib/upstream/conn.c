@@ -90,7 +90,10 @@ static void conn_ready(mesh__conn *cn) {
   if (cn->timer) event_del(cn->timer);
   event_add(cn->rev, NULL);
   if (cn->codec->start(cn) < 0) {
-    mesh__conn_close(cn, MESH_EPROTOCOL, "could not start the protocol session");
+    /* Treated as a failed connect: the waiting calls end, no redial. */
+    cn->state = MESH__CONN_HANDSHAKE;
+    p->nconnecting++;
+    mesh__conn_close(cn, MESH_ENOMEM, "could not start the protocol session");
     return;
   }
   mesh__pool_dispatch(p);

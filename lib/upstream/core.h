@@ -52,7 +52,7 @@ struct mesh {
   int wake_fd[2];
   int wake_pending;         /* mu */
   struct event *wake_ev;
-  int stopping;             /* mu: mesh_free() asked the thread to stop */
+  int stopping;             /* mu (atomic read elsewhere): mesh_free() asked the thread to stop */
   mesh__list freelist;      /* mu in own-thread mode: recycled calls */
   uint32_t nfree;
 

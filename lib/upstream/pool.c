@@ -178,7 +178,7 @@ void mesh__pool_dispatch(mesh__pool *p) {
     if (cn->codec->submit(cn, c) < 0) {
       c->conn = NULL;
       c->pool = NULL;
-      mesh__call_finish(c, MESH_EPROTOCOL, "could not frame the request");
+      mesh__call_finish(c, MESH_ENOMEM, "out of memory framing the request");
     }
   }
 }

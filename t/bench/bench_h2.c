@@ -1247,6 +1247,19 @@ static int parse_case(const char *name) {
 
 /* Run one case over every round; print its line. Returns the number of
  * failed calls. */
+/* Median of n doubles (sorts a copy). */
+static double median_d(const double *v, int n) {
+  double tmp[n];
+  memcpy(tmp, v, sizeof tmp);
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && tmp[j - 1] > tmp[j]; j--) {
+      double t = tmp[j];
+      tmp[j] = tmp[j - 1];
+      tmp[j - 1] = t;
+    }
+  return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
 static uint64_t run_case(const char *name, int depth, const struct config *cfg, int up_port,
                          int proxy_port) {
   int rounds = cfg->rounds;
@@ -1304,10 +1317,17 @@ static uint64_t run_case(const char *name, int depth, const struct config *cfg, 
   double m_p50 = MEDIAN(RES(C_MESH, 0), rounds, p50_us);
   double m_p99 = MEDIAN(RES(C_MESH, 0), rounds, p99_us);
   double m_cpu = MEDIAN(RES(C_MESH, 0), rounds, cpu_us_per_req);
+  /* Ratio and added latency pair each mesh round with the direct round
+   * next to it, then take the median: slow drift of the machine cancels. */
+  double ratios[rounds], added[rounds];
+  for (int r = 0; r < rounds; r++) {
+    ratios[r] = RES(C_DIRECT, r)->rps > 0 ? RES(C_MESH, r)->rps / RES(C_DIRECT, r)->rps : 0.0;
+    added[r] = RES(C_MESH, r)->p50_us - RES(C_DIRECT, r)->p50_us;
+  }
   printf(" mesh_rps=%.0f ratio=%.2f direct_p50_us=%.0f mesh_p50_us=%.0f added_p50_us=%.1f"
-         " direct_p99_us=%.0f mesh_p99_us=%.0f direct_cpu_us_per_req=%.0f"
-         " mesh_cpu_us_per_req=%.0f thread_rps=%.0f thread_p50_us=%.0f",
-         m_rps, d_rps > 0 ? m_rps / d_rps : 0.0, d_p50, m_p50, m_p50 - d_p50, d_p99, m_p99,
+         " direct_p99_us=%.0f mesh_p99_us=%.0f direct_cpu_us_per_req=%.1f"
+         " mesh_cpu_us_per_req=%.1f thread_rps=%.0f thread_p50_us=%.0f",
+         m_rps, median_d(ratios, rounds), d_p50, m_p50, median_d(added, rounds), d_p99, m_p99,
          d_cpu, m_cpu, MEDIAN(RES(C_THREAD, 0), rounds, rps),
          MEDIAN(RES(C_THREAD, 0), rounds, p50_us));
 #else

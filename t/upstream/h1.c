@@ -251,7 +251,7 @@ static bool h1_fill(struct conn *c)
 		conn_after_flush(c, AF_ABORT);
 		return true;
 	}
-	if (chunked) {
+	if (chunked && p->send_body) {
 		/* last-chunk, trailer section, final CRLF (RFC 9112 7.1) */
 		if (p->trailer)
 			out_add(c, "0\r\nx-trailer: done\r\n\r\n", 23);

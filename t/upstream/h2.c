@@ -111,8 +111,9 @@ static ssize_t read_body_cb(nghttp2_session *s, int32_t id, uint8_t *buf,
 	*flags |= NGHTTP2_DATA_FLAG_EOF;
 	if (p->trailer) {
 		/* Trailers end the stream instead (RFC 9113 8.1). */
+		static uint8_t tname[] = "x-trailer", tval[] = "done";
 		static const nghttp2_nv tr[] = { {
-			(uint8_t *)"x-trailer", (uint8_t *)"done", 9, 4,
+			tname, tval, sizeof(tname) - 1, sizeof(tval) - 1,
 			NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE } };
 		if (nghttp2_submit_trailer(s, id, tr, 1) == 0)
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
