@@ -185,6 +185,26 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
   mesh__leave(m);
 }
 
+/* The timeval to arm a call timer with: a common timeout when libevent
+ * gives one (calls share few timeout values), else a plain one. */
+static const struct timeval *call_timeout_tv(mesh *m, uint32_t ms) {
+  static __thread struct timeval plain;
+  for (int i = 0; i < m->nctimeouts; i++)
+    if (m->ctimeouts[i].ms == ms) return m->ctimeouts[i].tv;
+  plain.tv_sec = ms / 1000;
+  plain.tv_usec = (ms % 1000) * 1000;
+  if (m->nctimeouts < (int)(sizeof m->ctimeouts / sizeof m->ctimeouts[0])) {
+    const struct timeval *tv = event_base_init_common_timeout(m->base, &plain);
+    if (tv) {
+      m->ctimeouts[m->nctimeouts].ms = ms;
+      m->ctimeouts[m->nctimeouts].tv = tv;
+      m->nctimeouts++;
+      return tv;
+    }
+  }
+  return &plain;
+}
+
 /* On the loop thread: arm the timer, choose the pool, queue the call. */
 void mesh__call_dispatch(mesh *m, mesh__call *c) {
   uint32_t tmo = c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms;
@@ -207,8 +227,7 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
       mesh__call_finish(c, MESH_ENOMEM, "out of memory");
       return;
     }
-    struct timeval tv = {tmo / 1000, (tmo % 1000) * 1000};
-    event_add(c->timer, &tv);
+    event_add(c->timer, call_timeout_tv(m, tmo));
   }
   int err = MESH_OK;
   mesh__pool *p = mesh__pool_for_call(m, c, &err);

@@ -39,6 +39,14 @@ int mesh_request_new(mesh_request **out, const char *method, const char *url) {
   }
   r->port = u.port;
   r->head = ml == 4 && memcmp(method, "HEAD", 4) == 0;
+  if (ml > UINT16_MAX || u.authority_len > UINT16_MAX || u.path_len > UINT32_MAX / 2) {
+    mesh_request_free(q);
+    return MESH_EINVAL;
+  }
+  r->method_len = (uint16_t)ml;
+  r->authority_len = (uint16_t)u.authority_len;
+  r->path_len = (uint32_t)strlen(r->arena.data + r->path);
+  r->authority_hash = mesh__hash(u.authority, u.authority_len);
   *out = q;
   return MESH_OK;
 }

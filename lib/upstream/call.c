@@ -9,17 +9,12 @@
 /* Pooled buffers keep at most this much memory between calls. */
 #define MESH__KEEP_BYTES (64 * 1024)
 
-int mesh__fields_push(mesh__fields *f, uint32_t name, uint32_t value) {
-  if (f->n == f->cap) {
-    uint32_t cap = f->cap ? f->cap * 2 : 16;
-    mesh__field *v = realloc(f->v, cap * sizeof(*v));
-    if (!v) return MESH_ENOMEM;
-    f->v = v;
-    f->cap = cap;
-  }
-  f->v[f->n].name = name;
-  f->v[f->n].value = value;
-  f->n++;
+int mesh__fields_grow(mesh__fields *f) {
+  uint32_t cap = f->cap ? f->cap * 2 : 16;
+  mesh__field *v = realloc(f->v, cap * sizeof(*v));
+  if (!v) return MESH_ENOMEM;
+  f->v = v;
+  f->cap = cap;
   return MESH_OK;
 }
 
@@ -41,12 +36,19 @@ int mesh__req_copy(mesh__req *d, const mesh__req *s) {
   if (mesh__buf_append(&d->arena, mesh__buf_head(&s->arena), s->arena.len) ||
       mesh__buf_append(&d->body, mesh__buf_head(&s->body), s->body.len))
     return MESH_ENOMEM;
-  for (uint32_t i = 0; i < s->headers.n; i++)
-    if (mesh__fields_push(&d->headers, s->headers.v[i].name, s->headers.v[i].value))
-      return MESH_ENOMEM;
+  if (s->headers.n) {
+    while (d->headers.cap < s->headers.n)
+      if (mesh__fields_grow(&d->headers)) return MESH_ENOMEM;
+    memcpy(d->headers.v, s->headers.v, s->headers.n * sizeof *s->headers.v);
+    d->headers.n = s->headers.n;
+  }
   d->method = s->method;
   d->authority = s->authority;
   d->path = s->path;
+  d->method_len = s->method_len;
+  d->authority_len = s->authority_len;
+  d->path_len = s->path_len;
+  d->authority_hash = s->authority_hash;
   d->host = s->host;
   d->port = s->port;
   d->protocol = s->protocol;
@@ -77,16 +79,24 @@ void mesh__response_free(mesh_response *r) {
 }
 
 int mesh__response_add_field(mesh_response *r, const char *name, size_t nlen, const char *value,
-                             size_t vlen, size_t max_bytes) {
+                             size_t vlen, size_t max_bytes, int lower) {
   /* Count like HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE: name + value + 32. */
   r->header_bytes += nlen + vlen + 32;
   if (r->header_bytes > max_bytes) return MESH_ETOOLARGE;
-  uint32_t n, v;
-  if (mesh__buf_append_cstr(&r->strings, name, nlen, &n) ||
-      mesh__buf_append_cstr(&r->strings, value, vlen, &v))
-    return MESH_ENOMEM;
-  char *lname = r->strings.data + n;
-  for (size_t i = 0; i < nlen; i++) lname[i] = mesh__lower(lname[i]);
+  mesh__buf *b = &r->strings;
+  if (b->off + b->len + nlen + vlen + 2 > b->cap && mesh__buf_reserve(b, nlen + vlen + 2)) return MESH_ENOMEM;
+  /* Offsets are from data: the arena is never consumed from the front. */
+  uint32_t n = (uint32_t)(b->off + b->len), v = n + (uint32_t)nlen + 1;
+  char *p = b->data + n;
+  if (lower) {
+    for (size_t i = 0; i < nlen; i++) p[i] = mesh__lower(name[i]);
+  } else {
+    memcpy(p, name, nlen);
+  }
+  p[nlen] = '\0';
+  memcpy(p + nlen + 1, value, vlen);
+  p[nlen + 1 + vlen] = '\0';
+  b->len += nlen + vlen + 2;
   if (mesh__fields_push(&r->fields, n, v)) return MESH_ENOMEM;
   if (!r->in_trailers) r->nheaders = r->fields.n;
   return MESH_OK;

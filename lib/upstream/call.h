@@ -23,12 +23,22 @@ typedef struct mesh__fields {
   uint32_t n, cap;
 } mesh__fields;
 
-int mesh__fields_push(mesh__fields *f, uint32_t name, uint32_t value);
+int mesh__fields_grow(mesh__fields *f);
+static inline int mesh__fields_push(mesh__fields *f, uint32_t name, uint32_t value) {
+  if (f->n == f->cap && mesh__fields_grow(f)) return MESH_ENOMEM;
+  f->v[f->n].name = name;
+  f->v[f->n].value = value;
+  f->n++;
+  return MESH_OK;
+}
 
 /* The request as libmesh keeps it: one arena of NUL-terminated strings. */
 typedef struct mesh__req {
   mesh__buf arena;
   uint32_t method, authority, path, host;
+  uint16_t method_len, authority_len;
+  uint32_t path_len;
+  uint32_t authority_hash;  /* for the pool lookup, computed once */
   uint16_t port;
   uint8_t protocol;  /* mesh_protocol, DEFAULT until resolved */
   uint8_t head;      /* method is HEAD */
@@ -59,9 +69,9 @@ struct mesh_response {
 void mesh__response_reset(mesh_response *r);
 void mesh__response_free(mesh_response *r);
 /* Append a header (or a trailer once in_trailers): 0, or MESH_ETOOLARGE /
- * MESH_ENOMEM. Names are stored lower-case. */
+ * MESH_ENOMEM. Names are stored lower-case (lower=0: they already are). */
 int mesh__response_add_field(mesh_response *r, const char *name, size_t nlen, const char *value,
-                             size_t vlen, size_t max_bytes);
+                             size_t vlen, size_t max_bytes, int lower);
 
 enum mesh__call_state {
   MESH__CALL_FREE = 0,

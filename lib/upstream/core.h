@@ -65,6 +65,10 @@ struct mesh {
   struct evdns_base *dns;
   uint64_t next_conn_id;
   uint64_t next_call_id;    /* atomic */
+  /* libevent common-timeout queues (O(1) add/remove), one per timeout
+   * value in use, looked up by value; a few cover nearly every call. */
+  struct { uint32_t ms; const struct timeval *tv; } ctimeouts[8];
+  int nctimeouts;
   int depth;                /* nesting of libmesh callbacks on the loop */
   int free_requested;       /* mesh_free() from inside a callback */
   int closing;

@@ -18,7 +18,7 @@ static int h1_on_field(mesh__conn *cn, int trailer, const char *n, size_t nl, co
   mesh__call *c = cn->h1_call;
   if (!c) return 0;
   c->resp.in_trailers = trailer;
-  int rc = mesh__response_add_field(&c->resp, n, nl, v, vl, mesh__conn_opts(cn)->max_header_bytes);
+  int rc = mesh__response_add_field(&c->resp, n, nl, v, vl, mesh__conn_opts(cn)->max_header_bytes, 1);
   if (rc == MESH_ETOOLARGE) return H1_ABORT_TOOLARGE;
   return rc ? H1_ABORT_NOMEM : 0;
 }

@@ -25,10 +25,18 @@ static void call_fail_later(nghttp2_session *s, mesh__call *c, int err, const ch
   nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, c->stream_id, NGHTTP2_CANCEL);
 }
 
+/* Look the stream's call up once per HEADERS frame, not once per field. */
+static int h2_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
+  mesh__conn *cn = ud;
+  cn->h2_hstream = f->hd.stream_id;
+  cn->h2_hcall = stream_call(s, f->hd.stream_id);
+  return 0;
+}
+
 static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
                         const uint8_t *value, size_t vl, uint8_t flags, void *ud) {
   mesh__conn *cn = ud;
-  mesh__call *c = stream_call(s, f->hd.stream_id);
+  mesh__call *c = cn->h2_hstream == f->hd.stream_id ? cn->h2_hcall : stream_call(s, f->hd.stream_id);
   (void)flags;
   if (!c || f->hd.type != NGHTTP2_HEADERS || c->resp.error) return 0;
   if (nl == 7 && memcmp(name, ":status", 7) == 0) {
@@ -48,7 +56,8 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
   if (c->resp.status == 0) return 0; /* fields of a 1xx */
   c->resp.in_trailers = f->headers.cat == NGHTTP2_HCAT_HEADERS && c->resp.nheaders_done;
   int rc = mesh__response_add_field(&c->resp, (const char *)name, nl, (const char *)value, vl,
-                                    mesh__conn_opts(cn)->max_header_bytes);
+                                    /* nghttp2 enforces lower-case names (RFC 9113 §8.2.1) */
+                                    mesh__conn_opts(cn)->max_header_bytes, 0);
   if (rc == MESH_ETOOLARGE) call_fail_later(s, c, rc, "response headers exceed the configured bound");
   else if (rc) call_fail_later(s, c, rc, "out of memory reading the response");
   return 0;
@@ -98,6 +107,7 @@ static int h2_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, voi
   mesh__call *c = stream_call(s, id);
   if (!c) return 0;
   nghttp2_session_set_stream_user_data(s, id, NULL);
+  if (cn->h2_hstream == id) cn->h2_hcall = NULL;
   unbind(cn, c);
   if (c->resp.error) {
     int err = c->resp.error;
@@ -131,6 +141,7 @@ static int h2_start(mesh__conn *cn) {
   nghttp2_session_callbacks *cbs;
   nghttp2_option *opt;
   if (nghttp2_session_callbacks_new(&cbs)) return -1;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, h2_on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, h2_on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, h2_on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, h2_on_data);
@@ -158,6 +169,9 @@ static int h2_start(mesh__conn *cn) {
 
 #define NV(n, nl, v, vl) \
   { (uint8_t *)(n), (uint8_t *)(v), (nl), (vl), NGHTTP2_NV_FLAG_NONE }
+/* A static name: nghttp2 need not copy it. */
+#define NVS(n, nl, v, vl) \
+  { (uint8_t *)(n), (uint8_t *)(v), (nl), (vl), NGHTTP2_NV_FLAG_NO_COPY_NAME }
 
 static int h2_submit(mesh__conn *cn, mesh__call *c) {
   const mesh__req *r = &c->req;
@@ -168,12 +182,10 @@ static int h2_submit(mesh__conn *cn, mesh__call *c) {
     nva = malloc(n * sizeof *nva);
     if (!nva) return -1;
   }
-  const char *method = mesh__req_str(r, r->method), *auth = mesh__req_str(r, r->authority),
-             *path = mesh__req_str(r, r->path);
-  nva[0] = (nghttp2_nv)NV(":method", 7, method, strlen(method));
-  nva[1] = (nghttp2_nv)NV(":scheme", 7, "http", 4);
-  nva[2] = (nghttp2_nv)NV(":authority", 10, auth, strlen(auth));
-  nva[3] = (nghttp2_nv)NV(":path", 5, path, strlen(path));
+  nva[0] = (nghttp2_nv)NVS(":method", 7, mesh__req_str(r, r->method), r->method_len);
+  nva[1] = (nghttp2_nv)NVS(":scheme", 7, "http", 4);
+  nva[2] = (nghttp2_nv)NVS(":authority", 10, mesh__req_str(r, r->authority), r->authority_len);
+  nva[3] = (nghttp2_nv)NVS(":path", 5, mesh__req_str(r, r->path), r->path_len);
   for (uint32_t i = 0; i < r->headers.n; i++) {
     const char *hn = mesh__req_str(r, r->headers.v[i].name), *hv = mesh__req_str(r, r->headers.v[i].value);
     nva[4 + i] = (nghttp2_nv)NV(hn, strlen(hn), hv, strlen(hv));
@@ -230,6 +242,7 @@ static int h2_feed(mesh__conn *cn, const char *p, size_t n) {
 
 static void h2_detach(mesh__conn *cn, mesh__call *c) {
   nghttp2_session_set_stream_user_data(cn->h2, c->stream_id, NULL);
+  if (cn->h2_hstream == c->stream_id) cn->h2_hcall = NULL;
   nghttp2_submit_rst_stream(cn->h2, NGHTTP2_FLAG_NONE, c->stream_id, NGHTTP2_CANCEL);
   unbind(cn, c);
   mesh__conn_want_flush(cn);
@@ -248,6 +261,7 @@ static void h2_closed(mesh__conn *cn, int err, const char *why) {
   while ((n = mesh__list_pop_front(&cn->h2_calls))) {
     mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
     if (cn->h2) nghttp2_session_set_stream_user_data(cn->h2, c->stream_id, NULL);
+    if (cn->h2_hstream == c->stream_id) cn->h2_hcall = NULL;
     cn->h2_active--;
     c->conn = NULL;
     c->pool = NULL;

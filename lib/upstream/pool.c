@@ -1,4 +1,5 @@
 #include "upstream/pool.h"
+#include "util/str.h"
 
 #include <arpa/inet.h>
 #include <event2/dns.h>
@@ -9,12 +10,6 @@
 #include <string.h>
 
 mesh__conn *mesh__conn_open(mesh__pool *p, const mesh__codec *codec);
-
-static uint32_t pool_hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-  return h;
-}
 
 static int pool_set_numeric(mesh__pool *p) {
   struct sockaddr_in *a4 = (struct sockaddr_in *)&p->addr;
@@ -38,12 +33,12 @@ static int pool_set_numeric(mesh__pool *p) {
 mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err) {
   const mesh__req *r = &c->req;
   const char *auth = mesh__req_str(r, r->authority);
-  size_t alen = strlen(auth);
+  size_t alen = r->authority_len;
   if (alen >= sizeof(((mesh__pool *)0)->key)) {
     *err = MESH_EINVAL;
     return NULL;
   }
-  mesh__list *bucket = &m->pools[(pool_hash(auth, alen) + r->protocol) % MESH__POOL_BUCKETS];
+  mesh__list *bucket = &m->pools[(r->authority_hash + r->protocol) % MESH__POOL_BUCKETS];
   for (mesh__list *n = bucket->next; n != bucket; n = n->next) {
     mesh__pool *p = MESH__CONTAINER(n, mesh__pool, link);
     if (p->protocol == r->protocol && memcmp(p->key, auth, alen + 1) == 0) return p;

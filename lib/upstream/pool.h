@@ -61,6 +61,8 @@ struct mesh__conn {
   /* HTTP/2 */
   nghttp2_session *h2;
   mesh__list h2_calls;    /* calls bound to streams of this connection */
+  mesh__call *h2_hcall;   /* the call of the HEADERS frame being decoded */
+  int32_t h2_hstream;
   uint32_t h2_active;
   uint8_t h2_goaway;
 };

@@ -1272,6 +1272,10 @@ static uint64_t run_case(const char *name, int depth, const struct config *cfg, 
   for (int r = 0; r < rounds; r++) {
     for (int c = 0; c < C_COUNT; c++) {
       struct result *out = RES(c, r);
+      /* MESH_BENCH_CLIENTS=direct,mesh,... runs only those (profiling). */
+      const char *only = getenv("MESH_BENCH_CLIENTS");
+      if (only && !strstr(only, client_names[c]))
+        continue;
       switch (c) {
       case C_DIRECT:
         run_direct(up_port, depth, cfg->duration_s, out);
