@@ -415,17 +415,24 @@ static void *reaper(void *arg) {
 
 void mesh_free(mesh *m) {
   if (!m) return;
-  if (m->attached && !pthread_equal(pthread_self(), m->owner)) {
-    /* Freeing from a foreign thread would race the loop: refuse. The
-     * handle is only read here, never changed. */
-    pthread_mutex_lock(&g_live_mu);
-    int live = 0;
-    for (size_t i = 0; i < g_nlive; i++) live |= g_live[i] == m;
-    pthread_mutex_unlock(&g_live_mu);
-    if (live) mesh__log(&m->opts.log, MESH_LOG_ERROR, "mesh_free() from a thread other than the loop's; ignored");
+  /* Only a live handle is touched: a second free finds nothing. In
+   * attached mode a free from a foreign thread would race the loop, so it
+   * is refused and the handle stays live. */
+  int found = 0, foreign = 0;
+  pthread_mutex_lock(&g_live_mu);
+  for (size_t i = 0; i < g_nlive; i++) {
+    if (g_live[i] != m) continue;
+    found = 1;
+    foreign = m->attached && !pthread_equal(pthread_self(), m->owner);
+    if (!foreign) g_live[i] = g_live[--g_nlive];
+    break;
+  }
+  pthread_mutex_unlock(&g_live_mu);
+  if (!found) return;
+  if (foreign) {
+    mesh__log(&m->opts.log, MESH_LOG_ERROR, "mesh_free() from a thread other than the loop's; ignored");
     return;
   }
-  if (!live_take(m)) return;
   if (m->attached) {
     if (m->depth > 0) {
       m->free_requested = 1; /* completes at leave() */
