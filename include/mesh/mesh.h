@@ -43,6 +43,7 @@ typedef enum mesh_error {
   MESH_EWRONGTHREAD = -4,  /* attached mode: called from a thread other than the loop's */
   MESH_ESYSTEM = -5,       /* an operating-system call failed (thread, socket, pipe) */
   MESH_ENOTFOUND = -6,     /* no such call (already finished or never started) */
+  MESH_ECONFIG = -7,       /* the configuration is invalid (see the log or errbuf) */
 
   MESH_ECONNECT = -10,     /* could not connect to the upstream (refused, unreachable) */
   MESH_ECONNECT_TIMEOUT = -11, /* the connect timeout expired */
@@ -52,7 +53,9 @@ typedef enum mesh_error {
   MESH_ETOOLARGE = -15,    /* response headers or body exceeded the configured bound */
   MESH_ECANCELED = -16,    /* canceled by mesh_call_cancel() or mesh_free() */
   MESH_EDNS = -17,         /* the upstream host name did not resolve */
-  MESH_EOVERFLOW = -18     /* too many calls waiting for a connection */
+  MESH_EOVERFLOW = -18,    /* too many calls waiting for a connection */
+  MESH_ENOROUTE = -19,     /* no listener, virtual host, route or cluster for the call */
+  MESH_ENOHEALTHY = -20    /* the route's cluster has no healthy endpoint */
 } mesh_error;
 
 /* A static, human-readable description of an error code. Never NULL. */
@@ -121,6 +124,16 @@ MESH_EXTERN int mesh_options_set_max_connections_per_endpoint(mesh_options *opts
 /* Bound on calls waiting for a connection, per endpoint; default 4096, 0
  * is invalid. A call beyond it ends (in its callback) with MESH_EOVERFLOW. */
 MESH_EXTERN int mesh_options_set_max_pending_calls(mesh_options *opts, uint32_t n);
+/*
+ * Route calls by a local config file: YAML or JSON holding xDS v3
+ * resources (Envoy's static_resources, a DiscoveryResponse, or a list of
+ * typed resources; see libmesh-config(5)). The file is read by mesh_new()
+ * (an invalid file fails it with MESH_ECONFIG and a logged reason) and
+ * watched: a valid change applies between calls, an invalid one is
+ * logged, counted and ignored. Without a config, the URL authority is
+ * dialled directly. The path is copied.
+ */
+MESH_EXTERN int mesh_options_set_config_file(mesh_options *opts, const char *path);
 /* Where log lines go; default: stderr. cb NULL silences. */
 MESH_EXTERN int mesh_options_set_log_callback(mesh_options *opts, mesh_log_cb cb, void *user_data);
 /* Lines below this level (mesh_log_level) are dropped; default MESH_LOG_WARN. */
@@ -151,6 +164,23 @@ MESH_EXTERN int mesh_new(mesh **out, const mesh_options *opts);
  * another thread is refused (logged, the handle stays).
  */
 MESH_EXTERN void mesh_free(mesh *m);
+
+/*
+ * Every config resource the handle holds, as proto3 JSON: its version,
+ * status, and the fields it ignored, plus reload counters (see
+ * libmesh-config(5)). *out is a NUL-terminated string to free with
+ * mesh_string_free(). Own-thread mode: from any thread but the loop's.
+ */
+MESH_EXTERN int mesh_config_dump(mesh *m, char **out);
+
+/*
+ * Validate a config file without a handle: MESH_OK, or MESH_ECONFIG with
+ * the reason (file, path to the field, why) in errbuf (may be NULL).
+ */
+MESH_EXTERN int mesh_config_check_file(const char *path, char *errbuf, size_t errlen);
+
+/* Free a string returned by libmesh. NULL is a no-op. */
+MESH_EXTERN void mesh_string_free(char *s);
 
 /* ------------------------------------------------------------------ */
 /* Requests                                                            */
@@ -222,6 +252,11 @@ MESH_EXTERN int mesh_response_trailer_at(const mesh_response *resp, size_t i,
 /* The body, not NUL-terminated; *len (len may be NULL) receives its
  * length. Never NULL (an empty body is ""). */
 MESH_EXTERN const void *mesh_response_body(const mesh_response *resp, size_t *len);
+/* Which route, cluster and endpoint ("ip:port") served the call, when a
+ * config routed it; NULL otherwise (or not reached). */
+MESH_EXTERN const char *mesh_response_route(const mesh_response *resp);
+MESH_EXTERN const char *mesh_response_cluster(const mesh_response *resp);
+MESH_EXTERN const char *mesh_response_endpoint(const mesh_response *resp);
 /* Free a response returned by mesh_call_sync(). NULL is a no-op. */
 MESH_EXTERN void mesh_response_free(mesh_response *resp);
 

@@ -10,6 +10,7 @@ const char *mesh_strerror(int err) {
     case MESH_EWRONGTHREAD: return "called from a thread other than the event loop's";
     case MESH_ESYSTEM: return "operating system call failed";
     case MESH_ENOTFOUND: return "not found";
+    case MESH_ECONFIG: return "invalid configuration";
     case MESH_ECONNECT: return "could not connect to the upstream";
     case MESH_ECONNECT_TIMEOUT: return "connect to the upstream timed out";
     case MESH_ETIMEOUT: return "call timed out";
@@ -19,6 +20,8 @@ const char *mesh_strerror(int err) {
     case MESH_ECANCELED: return "call canceled";
     case MESH_EDNS: return "upstream host name did not resolve";
     case MESH_EOVERFLOW: return "too many calls waiting for a connection";
+    case MESH_ENOROUTE: return "no route for the call";
+    case MESH_ENOHEALTHY: return "no healthy upstream";
     default: return "unknown error";
   }
 }

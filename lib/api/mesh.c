@@ -333,6 +333,12 @@ int mesh_new(mesh **out, const mesh_options *opts) {
   }
   m->magic = MESH__MAGIC;
   m->opts = opts->o;
+  m->opts.config_file = NULL;
+  if (opts->o.config_file && !(m->opts.config_file = strdup(opts->o.config_file))) {
+    mesh_options_free(def);
+    free(m);
+    return MESH_ENOMEM;
+  }
   mesh_options_free(def);
   m->wake_fd[0] = m->wake_fd[1] = -1;
   mesh__list_init(&m->inbox);
@@ -401,6 +407,7 @@ static void mesh_destroy(mesh *m) {
   if (m->wake_fd[0] >= 0) close(m->wake_fd[0]);
   if (m->wake_fd[1] >= 0) close(m->wake_fd[1]);
   free(m->cancels);
+  free(m->opts.config_file);
   pthread_mutex_destroy(&m->mu);
   m->magic = 0;
   free(m);

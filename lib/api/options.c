@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "mesh/mesh_event.h"
 #include "upstream/core.h"
@@ -20,7 +21,20 @@ int mesh_options_new(mesh_options **out) {
   return MESH_OK;
 }
 
-void mesh_options_free(mesh_options *o) { free(o); }
+void mesh_options_free(mesh_options *o) {
+  if (!o) return;
+  free(o->o.config_file);
+  free(o);
+}
+
+int mesh_options_set_config_file(mesh_options *o, const char *path) {
+  if (!o || !path || !*path) return MESH_EINVAL;
+  char *p = strdup(path);
+  if (!p) return MESH_ENOMEM;
+  free(o->o.config_file);
+  o->o.config_file = p;
+  return MESH_OK;
+}
 
 int mesh_options_set_connect_timeout_ms(mesh_options *o, uint32_t ms) {
   if (!o || ms == 0) return MESH_EINVAL;

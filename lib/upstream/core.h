@@ -26,6 +26,7 @@ typedef struct mesh__opts {
   uint32_t max_pending;
   mesh__logger log;
   struct event_base *base;
+  char *config_file;        /* owned: options free it, mesh_new copies it */
 } mesh__opts;
 
 struct mesh_options {
@@ -69,6 +70,9 @@ struct mesh {
    * value in use, looked up by value; a few cover nearly every call. */
   struct { uint32_t ms; const struct timeval *tv; } ctimeouts[8];
   int nctimeouts;
+  /* Config (loop thread): the snapshot calls are routed by, and the
+   * clusters' run-time state. NULL snapshot: dial the authority. */
+  struct mesh__config_state *config;
   int depth;                /* nesting of libmesh callbacks on the loop */
   int free_requested;       /* mesh_free() from inside a callback */
   int closing;

@@ -30,18 +30,16 @@ static int pool_set_numeric(mesh__pool *p) {
   return 0;
 }
 
-mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err) {
-  const mesh__req *r = &c->req;
-  const char *auth = mesh__req_str(r, r->authority);
-  size_t alen = r->authority_len;
-  if (alen >= sizeof(((mesh__pool *)0)->key)) {
+mesh__pool *mesh__pool_get(struct mesh *m, const char *key, size_t keylen, uint32_t hash, int protocol,
+                           const char *host, size_t hostlen, uint16_t port, int *err) {
+  if (keylen >= sizeof(((mesh__pool *)0)->key) || hostlen >= sizeof(((mesh__pool *)0)->host)) {
     *err = MESH_EINVAL;
     return NULL;
   }
-  mesh__list *bucket = &m->pools[(r->authority_hash + r->protocol) % MESH__POOL_BUCKETS];
+  mesh__list *bucket = &m->pools[(hash + (uint32_t)protocol) % MESH__POOL_BUCKETS];
   for (mesh__list *n = bucket->next; n != bucket; n = n->next) {
     mesh__pool *p = MESH__CONTAINER(n, mesh__pool, link);
-    if (p->protocol == r->protocol && memcmp(p->key, auth, alen + 1) == 0) return p;
+    if (p->protocol == protocol && p->keylen == keylen && memcmp(p->key, key, keylen) == 0) return p;
   }
   mesh__pool *p = calloc(1, sizeof *p);
   if (!p) {
@@ -49,16 +47,26 @@ mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err) {
     return NULL;
   }
   p->m = m;
-  memcpy(p->key, auth, alen + 1);
-  p->protocol = r->protocol;
-  snprintf(p->host, sizeof p->host, "%s", mesh__req_str(r, r->host));
-  p->port = r->port;
+  memcpy(p->key, key, keylen);
+  p->key[keylen] = '\0';
+  p->keylen = keylen;
+  p->protocol = protocol;
+  memcpy(p->host, host, hostlen);
+  p->host[hostlen] = '\0';
+  p->port = port;
   mesh__list_init(&p->conns);
   mesh__list_init(&p->idle);
   mesh__list_init(&p->pending);
   if (pool_set_numeric(p)) p->resolve_state = 2;
   mesh__list_push_back(bucket, &p->link);
   return p;
+}
+
+mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err) {
+  const mesh__req *r = &c->req;
+  const char *host = mesh__req_str(r, r->host);
+  return mesh__pool_get(m, mesh__req_str(r, r->authority), r->authority_len, r->authority_hash, r->protocol,
+                        host, strlen(host), r->port, err);
 }
 
 static void pool_fail_pending(mesh__pool *p, int err, const char *why) {

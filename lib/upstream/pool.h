@@ -70,7 +70,8 @@ struct mesh__conn {
 struct mesh__pool {
   mesh__list link;        /* hash bucket */
   struct mesh *m;
-  char key[300];          /* the authority; with protocol, the pool's identity */
+  char key[300];          /* endpoint key ("host:port"); with protocol, the pool's identity */
+  size_t keylen;
   int protocol;
   char host[256];
   uint16_t port;
@@ -90,6 +91,10 @@ struct mesh__pool {
  * names the endpoint directly; routing replaces this with listener ->
  * route -> cluster -> load balancer. */
 mesh__pool *mesh__pool_for_call(struct mesh *m, mesh__call *c, int *err);
+/* The pool for an endpoint key and protocol, created on first use (host
+ * is an IP literal or a name resolved on first dispatch). */
+mesh__pool *mesh__pool_get(struct mesh *m, const char *key, size_t keylen, uint32_t hash, int protocol,
+                           const char *host, size_t hostlen, uint16_t port, int *err);
 void mesh__pool_submit(mesh__pool *p, mesh__call *c);
 /* Try to hand pending calls to connections, opening new ones as allowed. */
 void mesh__pool_dispatch(mesh__pool *p);

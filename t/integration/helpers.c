@@ -81,3 +81,26 @@ int count_fds(void) {
   closedir(d);
   return n - 3; /* ".", "..", and the DIR's own fd */
 }
+
+void write_file_atomic(const char *path, const char *text) {
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+  rename(tmp, path);
+}
+
+void mkdir_p(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+  if (system(cmd) != 0) perror(cmd);
+}
+
+void count_log(int level, const char *message, void *user_data) {
+  if (level >= 2) {
+    (*(int *)user_data)++;
+    fprintf(stderr, "libmesh log: %s\n", message);
+  }
+}

@@ -20,4 +20,11 @@ int closed_port(void);
 /* Number of open file descriptors of this process. */
 int count_fds(void);
 
+
+/* Write a file by rename, as editors and config tools do. */
+void write_file_atomic(const char *path, const char *text);
+void mkdir_p(const char *dir);
+/* A log callback counting WARN-and-above lines into *(int *)user_data. */
+void count_log(int level, const char *message, void *user_data);
+
 #endif

@@ -16,10 +16,10 @@ Test(api, version) {
 }
 
 Test(api, strerror_covers_every_code) {
-  for (int e = 0; e >= -18; e--) {
+  for (int e = 0; e >= -20; e--) {
     const char *s = mesh_strerror(e);
     cr_assert_not_null(s);
-    if (e == 0 || e >= -6 || (e <= -10 && e >= -18))
+    if (e == 0 || e >= -7 || (e <= -10 && e >= -20))
       cr_expect_str_neq(s, "unknown error", "code %d has no text", e);
   }
   cr_expect_str_eq(mesh_strerror(-999), "unknown error");

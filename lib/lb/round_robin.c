@@ -1,0 +1,489 @@
+/* Weighted round robin with priority failover, Envoy's semantics.
+ *
+ * Envoy docs: intro/arch_overview/upstream/load_balancing/{priority,
+ * overprovisioning, panic_threshold, degraded, locality_weight}; source:
+ * source/common/upstream/load_balancer_impl.cc (LoadBalancerBase,
+ * ZoneAwareLoadBalancerBase::hostSourceToUse, EdfLoadBalancerBase,
+ * RoundRobinLoadBalancer) and source/common/upstream/edf_scheduler.h.
+ *
+ * A pick:
+ *   1. priority: random % 100 indexes a 100-slot table built from the
+ *      per-priority healthy and degraded loads (Envoy's choosePriority);
+ *   2. the priority in panic: all of its hosts (or -1 with
+ *      fail_traffic_on_panic);
+ *   3. locality-weighted clusters: a locality by EDF over effective
+ *      locality weights (weight x min(1, overprovisioning x available /
+ *      hosts)), then a host of that locality; when no locality has weight,
+ *      the whole priority (Envoy falls through the same way);
+ *   4. a host: plain rotation when all weights are equal, otherwise an EDF
+ *      scheduler (earliest deadline first; a host of weight w is due at
+ *      k/w for its k-th pick, ties in insertion order).
+ *
+ * Deadlines are exact: k/w is kept as the pair (k, w) and compared by
+ * cross-multiplication in 128 bits, so a round of W picks (W = the sum of
+ * the weights) gives every host exactly its weight, with no floating-point
+ * drift (Envoy uses doubles).
+ *
+ * Health changes (ejection) rebuild the sets of one priority and the
+ * priority loads: O(hosts of the priority), no allocation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb/lb.h"
+#include "mesh/mesh.h"
+#include "util/arena.h"
+
+/* ------------------------------------------------------------ 64x64 -> 128 */
+
+static inline void mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo) {
+#ifdef __SIZEOF_INT128__
+  unsigned __int128 p = (unsigned __int128)a * b;
+  *hi = (uint64_t)(p >> 64);
+  *lo = (uint64_t)p;
+#else
+  uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+  uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+  uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+  *lo = (mid << 32) | (uint32_t)ll;
+  *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+#endif
+}
+
+/* min(100, floor(op * part / total)), total > 0. */
+static uint32_t capped_percent(uint64_t op, uint64_t part, uint64_t total) {
+#ifdef __SIZEOF_INT128__
+  unsigned __int128 v = (unsigned __int128)op * part / total;
+  return v >= 100 ? 100 : (uint32_t)v;
+#else
+  long double v = (long double)op * (long double)part / (long double)total;
+  return v >= 100.0L ? 100 : (uint32_t)v;
+#endif
+}
+
+/* ------------------------------------------------------------ schedulers */
+
+typedef struct edf_ent {
+  uint64_t num;  /* deadline = num / w */
+  uint64_t w;
+  uint64_t seq;  /* insertion order: ties go to the earlier */
+  uint32_t id;
+} edf_ent;
+
+typedef struct sched {
+  edf_ent *e;    /* a heap (weighted) or the rotation order (equal weights) */
+  uint32_t n, cap;
+  uint32_t rr;   /* next rotation slot */
+  bool equal;
+  uint64_t seq;
+} sched;
+
+/* a before b: the earlier deadline (exact: num_a x w_b < num_b x w_a in 128
+ * bits), then the earlier insertion. Written without branches: heap
+ * descents pick between siblings at random, which branch predictors lose. */
+static inline bool edf_less(const edf_ent *a, const edf_ent *b) {
+#ifdef __SIZEOF_INT128__
+  unsigned __int128 x = (unsigned __int128)a->num * b->w, y = (unsigned __int128)b->num * a->w;
+  return (x < y) | ((x == y) & (a->seq < b->seq));
+#else
+  uint64_t ah, al, bh, bl;
+  mul64(a->num, b->w, &ah, &al);
+  mul64(b->num, a->w, &bh, &bl);
+  return (ah < bh) | ((ah == bh) & ((al < bl) | ((al == bl) & (a->seq < b->seq))));
+#endif
+}
+
+/* Restores the heap after h[0] grew (it was just picked). Bottom-up
+ * (Floyd): walk the hole down along the smaller children to a leaf, one
+ * comparison a level, then let the entry climb back; a picked entry's new
+ * deadline is late, so it rarely climbs far. */
+static inline void sift_top(edf_ent *h, uint32_t n) {
+  edf_ent x = h[0];
+  uint32_t i = 0, c;
+  while ((c = 2 * i + 2) < n) {
+    c -= edf_less(&h[c - 1], &h[c]);
+    h[i] = h[c];
+    i = c;
+  }
+  if (c == n) { /* a lone left child */
+    h[i] = h[c - 1];
+    i = c - 1;
+  }
+  while (i > 0) {
+    uint32_t p = (i - 1) / 2;
+    if (!edf_less(&x, &h[p])) break;
+    h[i] = h[p];
+    i = p;
+  }
+  h[i] = x;
+}
+
+/* Plain sift-down, for building the heap. */
+static void sift_down(edf_ent *h, uint32_t n, uint32_t i) {
+  edf_ent x = h[i];
+  for (;;) {
+    uint32_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && edf_less(&h[c + 1], &h[c])) c++;
+    if (!edf_less(&h[c], &x)) break;
+    h[i] = h[c];
+    i = c;
+  }
+  h[i] = x;
+}
+
+static inline int sched_pick(sched *s) {
+  if (s->n == 0) return -1;
+  if (s->equal) {
+    uint32_t i = s->rr;
+    s->rr = (i + 1 == s->n) ? 0 : i + 1;
+    return (int)s->e[i].id;
+  }
+  edf_ent *top = &s->e[0];
+  int id = (int)top->id;
+  top->num++;
+  top->seq = s->seq++;
+  sift_top(s->e, s->n);
+  return id;
+}
+
+static void sched_reset(sched *s) { s->n = 0; }
+
+static void sched_add(sched *s, uint32_t id, uint64_t w) {
+  edf_ent *x = &s->e[s->n];
+  x->num = 1;
+  x->w = w;
+  x->seq = s->n;
+  x->id = id;
+  s->n++;
+}
+
+/* skip: picks to advance by (a per-worker offset). The rotation position
+ * survives rebuilds (as Envoy's rr index does); EDF state is rebuilt. */
+static void sched_finish(sched *s, uint64_t skip) {
+  s->equal = true;
+  s->seq = s->n;
+  for (uint32_t i = 1; i < s->n; i++)
+    if (s->e[i].w != s->e[0].w) {
+      s->equal = false;
+      break;
+    }
+  if (s->n == 0) {
+    s->rr = 0;
+    return;
+  }
+  if (s->equal) {
+    s->rr = (uint32_t)((s->rr + skip) % s->n);
+    return;
+  }
+  for (uint32_t i = s->n / 2; i-- > 0;) sift_down(s->e, s->n, i);
+  for (uint64_t k = skip % s->n; k > 0; k--) sched_pick(s);
+}
+
+static int sched_alloc(mesh__arena *a, sched *s, uint32_t cap) {
+  s->e = mesh__arena_calloc(a, cap ? cap : 1, sizeof *s->e);
+  s->cap = cap;
+  return s->e ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ priority load */
+
+static bool host_set_in_panic(const mesh__prio_in *in, uint32_t threshold) {
+  double healthy = in->hosts ? 100.0 * in->healthy_hosts / in->hosts : 0.0;
+  double degraded = in->hosts ? 100.0 * in->degraded_hosts / in->hosts : 0.0;
+  return healthy + degraded < (double)threshold;
+}
+
+/* Envoy's distributeLoad: returns the first priority with availability. */
+static int distribute(uint8_t *load, const uint32_t *avail, uint32_t n, uint32_t *total_load,
+                      uint32_t normalized) {
+  int first = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    if (first < 0 && avail[i] > 0) first = (int)i;
+    uint32_t l = avail[i] * 100 / normalized;
+    if (l > *total_load) l = *total_load;
+    load[i] = (uint8_t)l;
+    *total_load -= l;
+  }
+  return first;
+}
+
+void mesh__lb_priority_load(const mesh__prio_in *in, uint32_t n, uint32_t op,
+                            uint32_t panic_threshold, mesh__prio_load *out) {
+  uint32_t health[MESH__MAX_PRIORITY + 1], degraded[MESH__MAX_PRIORITY + 1];
+  uint32_t sum = 0;
+  memset(out, 0, sizeof *out);
+  if (n == 0) return; /* the table points at priority 0, which has nothing */
+  if (n > MESH__MAX_PRIORITY + 1) n = MESH__MAX_PRIORITY + 1;
+  if (panic_threshold > 100) panic_threshold = 100;
+  for (uint32_t i = 0; i < n; i++) {
+    health[i] = in[i].total ? capped_percent(op, in[i].healthy, in[i].total) : 0;
+    degraded[i] = in[i].total ? capped_percent(op, in[i].degraded, in[i].total) : 0;
+    sum += health[i] + degraded[i];
+  }
+  uint32_t normalized = sum > 100 ? 100 : sum;
+  if (normalized > 0) {
+    uint32_t left = 100;
+    int fh = distribute(out->healthy, health, n, &left, normalized);
+    int fd = distribute(out->degraded, degraded, n, &left, normalized);
+    if (left) {
+      if (fh >= 0) out->healthy[fh] = (uint8_t)(out->healthy[fh] + left);
+      else out->degraded[fd] = (uint8_t)(out->degraded[fd] + left);
+    }
+  }
+  if (panic_threshold == 0 && normalized == 0) {
+    /* Panic disabled and nothing available: P0 gets the load, and finds
+     * no host. */
+    out->healthy[0] = 100;
+  } else {
+    for (uint32_t i = 0; i < n; i++)
+      out->panic[i] = normalized == 100 ? 0 : host_set_in_panic(&in[i], panic_threshold);
+    if (normalized < panic_threshold) {
+      /* Total panic: load by host count, over all priorities. */
+      uint64_t hosts = 0;
+      for (uint32_t i = 0; i < n; i++) hosts += in[i].hosts;
+      memset(out->degraded, 0, sizeof out->degraded);
+      if (hosts == 0) {
+        memset(out->healthy, 0, sizeof out->healthy);
+        out->healthy[0] = 100;
+      } else {
+        uint32_t left = 100;
+        int first = -1;
+        for (uint32_t i = 0; i < n; i++) {
+          if (first < 0 && in[i].hosts) first = (int)i;
+          uint32_t l = (uint32_t)(100 * (uint64_t)in[i].hosts / hosts);
+          out->healthy[i] = (uint8_t)l;
+          left -= l;
+        }
+        out->healthy[first] = (uint8_t)(out->healthy[first] + left);
+      }
+    }
+  }
+  /* choosePriority: h = r + 1 in 1..100, first priority whose cumulative
+   * healthy load reaches h, then the same over degraded loads. */
+  for (uint32_t r = 0; r < 100; r++) {
+    uint32_t h = r + 1, acc = 0;
+    bool found = false;
+    for (uint32_t i = 0; i < n && !found; i++) {
+      acc += out->healthy[i];
+      if (h <= acc) {
+        out->choice_prio[r] = (uint8_t)i;
+        out->choice_degraded[r] = 0;
+        found = true;
+      }
+    }
+    for (uint32_t i = 0; i < n && !found; i++) {
+      acc += out->degraded[i];
+      if (h <= acc) {
+        out->choice_prio[r] = (uint8_t)i;
+        out->choice_degraded[r] = 1;
+        found = true;
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------ the picker */
+
+typedef struct rr_prio {
+  sched healthy, degraded, all;
+  sched loc_healthy, loc_degraded; /* over la locality indices */
+} rr_prio;
+
+typedef struct rr_lb {
+  mesh__lb base;
+  rr_prio *prios;
+  sched *loc_h, *loc_d;            /* per la locality (locality-weighted) */
+  uint32_t n_priorities;
+  bool locality_weighted;
+  bool fail_on_panic;
+  uint64_t rng;
+  uint64_t seed;
+  mesh__arena *arena;
+  mesh__prio_in *in;
+  mesh__prio_load load;
+} rr_lb;
+
+static inline uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* A per-scheduler start offset derived from the seed; 0 when seed is 0. */
+static uint64_t skip_for(const rr_lb *lb, uint64_t salt) {
+  if (lb->seed == 0) return 0;
+  uint64_t x = lb->seed ^ (salt * 0x9e3779b97f4a7c15ull);
+  return splitmix64(&x);
+}
+
+static mesh__health effective_health(const rr_lb *lb, uint32_t j) {
+  if (lb->base.ejected[j]) return MESH__UNHEALTHY;
+  return lb->base.la->endpoints[j].health;
+}
+
+/* Envoy's effectiveLocalityWeight: weight x min(1, op/100 x avail/hosts),
+ * scaled by 1000 to an integer EDF weight. */
+static uint64_t locality_weight(uint32_t weight, uint32_t avail, uint32_t hosts, uint32_t op) {
+  if (weight == 0 || avail == 0 || hosts == 0) return 0;
+  double ratio = (double)op * avail / (100.0 * hosts);
+  if (ratio > 1.0) ratio = 1.0;
+  uint64_t w = (uint64_t)((double)weight * ratio * 1000.0 + 0.5);
+  return w ? w : 1;
+}
+
+static void refresh_priority(rr_lb *lb, uint32_t p) {
+  const mesh__load_assignment *la = lb->base.la;
+  const mesh__priority *pr = &la->priorities[p];
+  rr_prio *P = &lb->prios[p];
+  mesh__prio_in *in = &lb->in[p];
+  uint64_t salt = (uint64_t)p * 8;
+  bool weighted_health = la->weighted_priority_health;
+  uint32_t op = la->overprovisioning_factor;
+
+  memset(in, 0, sizeof *in);
+  sched_reset(&P->healthy);
+  sched_reset(&P->degraded);
+  sched_reset(&P->loc_healthy);
+  sched_reset(&P->loc_degraded);
+  for (uint32_t k = pr->first_locality; k < pr->first_locality + pr->n_localities; k++) {
+    const mesh__locality *loc = &la->localities[k];
+    uint32_t nh = 0, nd = 0;
+    if (lb->locality_weighted) {
+      sched_reset(&lb->loc_h[k]);
+      sched_reset(&lb->loc_d[k]);
+    }
+    for (uint32_t j = loc->first; j < loc->first + loc->count; j++) {
+      uint32_t w = la->endpoints[j].weight;
+      mesh__health h = effective_health(lb, j);
+      in->hosts++;
+      in->total += weighted_health ? w : 1;
+      if (h == MESH__HEALTHY) {
+        sched_add(&P->healthy, j, w);
+        if (lb->locality_weighted) sched_add(&lb->loc_h[k], j, w);
+        in->healthy += weighted_health ? w : 1;
+        nh++;
+      } else if (h == MESH__DEGRADED) {
+        sched_add(&P->degraded, j, w);
+        if (lb->locality_weighted) sched_add(&lb->loc_d[k], j, w);
+        in->degraded += weighted_health ? w : 1;
+        nd++;
+      }
+    }
+    if (lb->locality_weighted) {
+      sched_finish(&lb->loc_h[k], skip_for(lb, 0x10000 + k * 2));
+      sched_finish(&lb->loc_d[k], skip_for(lb, 0x10000 + k * 2 + 1));
+      uint64_t wh = locality_weight(loc->weight, nh, loc->count, op);
+      uint64_t wd = locality_weight(loc->weight, nd, loc->count, op);
+      if (wh) sched_add(&P->loc_healthy, k, wh);
+      if (wd) sched_add(&P->loc_degraded, k, wd);
+    }
+  }
+  in->healthy_hosts = P->healthy.n;
+  in->degraded_hosts = P->degraded.n;
+  sched_finish(&P->healthy, skip_for(lb, salt + 1));
+  sched_finish(&P->degraded, skip_for(lb, salt + 2));
+  sched_finish(&P->loc_healthy, skip_for(lb, salt + 3));
+  sched_finish(&P->loc_degraded, skip_for(lb, salt + 4));
+}
+
+static void refresh_load(rr_lb *lb) {
+  mesh__lb_priority_load(lb->in, lb->n_priorities, lb->base.la->overprovisioning_factor,
+                         lb->base.cluster->healthy_panic_threshold, &lb->load);
+}
+
+static int rr_pick(mesh__lb *base, const mesh__lb_ctx *ctx) {
+  rr_lb *lb = (rr_lb *)base;
+  if (lb->n_priorities == 0) return -1;
+  uint64_t r = ctx ? ctx->random : splitmix64(&lb->rng);
+  uint32_t slot = (uint32_t)(r % 100);
+  uint32_t p = lb->load.choice_prio[slot];
+  bool degraded = lb->load.choice_degraded[slot];
+  rr_prio *P = &lb->prios[p];
+  if (lb->load.panic[p]) return lb->fail_on_panic ? -1 : sched_pick(&P->all);
+  if (lb->locality_weighted) {
+    sched *ls = degraded ? &P->loc_degraded : &P->loc_healthy;
+    if (ls->n) {
+      int k = sched_pick(ls);
+      return sched_pick(degraded ? &lb->loc_d[k] : &lb->loc_h[k]);
+    }
+  }
+  return sched_pick(degraded ? &P->degraded : &P->healthy);
+}
+
+static void rr_health_changed(mesh__lb *base, uint32_t endpoint) {
+  rr_lb *lb = (rr_lb *)base;
+  refresh_priority(lb, lb->base.la->endpoints[endpoint].priority);
+  refresh_load(lb);
+}
+
+static void rr_destroy(mesh__lb *base) {
+  rr_lb *lb = (rr_lb *)base;
+  mesh__load_assignment_unref(lb->base.la);
+  mesh__cluster_unref(lb->base.cluster);
+  mesh__arena_free(lb->arena);
+}
+
+static int rr_create(const mesh__cluster *c, const mesh__load_assignment *la, uint64_t seed,
+                     mesh__lb **out) {
+  if (!c || !la || !la->sealed || la->n_priorities > MESH__MAX_PRIORITY + 1) return MESH_ECONFIG;
+  mesh__arena *a = mesh__arena_new(0);
+  if (!a) return MESH_ENOMEM;
+  rr_lb *lb = mesh__arena_alloc(a, sizeof *lb);
+  if (!lb) goto oom;
+  lb->arena = a;
+  lb->base.vt = &mesh__lb_round_robin;
+  lb->n_priorities = la->n_priorities;
+  lb->locality_weighted = c->locality_weighted;
+  lb->fail_on_panic = c->fail_traffic_on_panic;
+  lb->seed = seed;
+  lb->rng = seed;
+  lb->base.n_endpoints = la->n_endpoints;
+  lb->base.ejected = mesh__arena_calloc(a, la->n_endpoints ? la->n_endpoints : 1, 1);
+  lb->prios = mesh__arena_calloc(a, la->n_priorities ? la->n_priorities : 1, sizeof *lb->prios);
+  lb->in = mesh__arena_calloc(a, la->n_priorities ? la->n_priorities : 1, sizeof *lb->in);
+  if (!lb->base.ejected || !lb->prios || !lb->in) goto oom;
+  if (lb->locality_weighted) {
+    lb->loc_h = mesh__arena_calloc(a, la->n_localities ? la->n_localities : 1, sizeof *lb->loc_h);
+    lb->loc_d = mesh__arena_calloc(a, la->n_localities ? la->n_localities : 1, sizeof *lb->loc_d);
+    if (!lb->loc_h || !lb->loc_d) goto oom;
+    for (uint32_t k = 0; k < la->n_localities; k++)
+      if (sched_alloc(a, &lb->loc_h[k], la->localities[k].count) ||
+          sched_alloc(a, &lb->loc_d[k], la->localities[k].count))
+        goto oom;
+  }
+  /* Borrow the model for the tables; references are taken on success. */
+  lb->base.la = la;
+  lb->base.cluster = c;
+  for (uint32_t p = 0; p < la->n_priorities; p++) {
+    const mesh__priority *pr = &la->priorities[p];
+    rr_prio *P = &lb->prios[p];
+    if (sched_alloc(a, &P->healthy, pr->count) || sched_alloc(a, &P->degraded, pr->count) ||
+        sched_alloc(a, &P->all, pr->count) ||
+        sched_alloc(a, &P->loc_healthy, lb->locality_weighted ? pr->n_localities : 0) ||
+        sched_alloc(a, &P->loc_degraded, lb->locality_weighted ? pr->n_localities : 0))
+      goto oom;
+    for (uint32_t j = pr->first; j < pr->first + pr->count; j++)
+      sched_add(&P->all, j, la->endpoints[j].weight);
+    sched_finish(&P->all, skip_for(lb, (uint64_t)p * 8));
+    refresh_priority(lb, p);
+  }
+  refresh_load(lb);
+  lb->base.la = mesh__load_assignment_ref(la);
+  lb->base.cluster = mesh__cluster_ref(c);
+  *out = &lb->base;
+  return 0;
+oom:
+  mesh__arena_free(a);
+  return MESH_ENOMEM;
+}
+
+const mesh__lb_vtable mesh__lb_round_robin = {
+    .name = "round_robin",
+    .create = rr_create,
+    .pick = rr_pick,
+    .release = NULL,
+    .health_changed = rr_health_changed,
+    .destroy = rr_destroy,
+};

@@ -1,0 +1,16 @@
+/* Listener (LDS) resources → mesh__listener. */
+#ifndef MESH_XDS_LDS_H
+#define MESH_XDS_LDS_H
+
+#include <stddef.h>
+
+#include "envoy/config/listener/v3/listener.pb-c.h"
+#include "model/notes.h"
+#include "model/snapshot.h"
+
+/* Fill *out (strings in arena a). 0, or -1 with the reason (a path to the
+ * field) in err. Unsupported-but-harmless fields are noted in ignored. */
+int mesh__lds_translate(const Envoy__Config__Listener__V3__Listener *l, mesh__arena *a, mesh__listener *out,
+                        char *err, size_t errlen, mesh__notes *ignored);
+
+#endif
