@@ -13,9 +13,14 @@
 #include "mesh/mesh_event.h"
 #include "upstream/core.h"
 #include "upstream/pool.h"
+#include "upstream/router.h"
 #include "util/clock.h"
+#include "xds/config.h"
 
 const mesh__req *mesh__request_req(const mesh_request *q);
+
+static void wake(mesh *m);
+static int on_loop_thread(const mesh *m);
 
 /* Calls kept for reuse per handle; beyond this they are freed. */
 #define MESH__FREELIST_MAX 1024
@@ -88,6 +93,7 @@ static void call_destroy(mesh__call *c) {
 }
 
 void mesh__call_recycle(mesh *m, mesh__call *c) {
+  if (c->snap) mesh__router_release(c);
   c->state = MESH__CALL_FREE;
   c->cb = NULL;
   c->user_data = NULL;
@@ -167,6 +173,7 @@ void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
     }
   } else {
     c->resp.detail[0] = '\0';
+    if (c->route) mesh__router_on_response(c);
   }
   mesh__list_push_back(&m->done, &c->link);
   /* Inside a libmesh callback the done queue runs at leave(); otherwise
@@ -229,11 +236,17 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
     }
     event_add(c->timer, call_timeout_tv(m, tmo));
   }
-  int err = MESH_OK;
-  mesh__pool *p = mesh__pool_for_call(m, c, &err);
-  if (!p) {
-    mesh__call_finish(c, err, "no upstream for %s", mesh__req_str(&c->req, c->req.authority));
-    return;
+  mesh__pool *p;
+  if (m->router && mesh__router_snapshot(m)) {
+    p = mesh__router_route(m, c);
+    if (!p) return; /* answered or failed here */
+  } else {
+    int err = MESH_OK;
+    p = mesh__pool_for_call(m, c, &err);
+    if (!p) {
+      mesh__call_finish(c, err, "no upstream for %s", mesh__req_str(&c->req, c->req.authority));
+      return;
+    }
   }
   c->state = MESH__CALL_QUEUED;
   mesh__pool_submit(p, c);
@@ -247,6 +260,53 @@ static void cancel_id(mesh *m, uint64_t id) {
       return;
     }
   }
+}
+
+/* ---- running on the loop for other threads ---- */
+
+typedef struct loop_task {
+  mesh__list link;
+  void (*fn)(struct mesh *, void *);
+  void *arg;
+  int done;
+  pthread_cond_t cv;
+} loop_task;
+
+static void run_tasks(mesh *m) {
+  /* mu held on entry and exit; released while each task runs. */
+  mesh__list *n;
+  while ((n = mesh__list_pop_front(&m->tasks))) {
+    loop_task *t = MESH__CONTAINER(n, loop_task, link);
+    pthread_mutex_unlock(&m->mu);
+    t->fn(m, t->arg);
+    pthread_mutex_lock(&m->mu);
+    t->done = 1;
+    pthread_cond_signal(&t->cv);
+  }
+}
+
+int mesh__run_on_loop(mesh *m, void (*fn)(mesh *, void *), void *arg) {
+  if (m->attached || on_loop_thread(m)) {
+    fn(m, arg);
+    return MESH_OK;
+  }
+  loop_task t;
+  memset(&t, 0, sizeof t);
+  t.fn = fn;
+  t.arg = arg;
+  pthread_cond_init(&t.cv, NULL);
+  pthread_mutex_lock(&m->mu);
+  int rc = MESH_OK;
+  if (m->stopping) {
+    rc = MESH_ESTATE;
+  } else {
+    mesh__list_push_back(&m->tasks, &t.link);
+    wake(m);
+    while (!t.done) pthread_cond_wait(&t.cv, &m->mu);
+  }
+  pthread_mutex_unlock(&m->mu);
+  pthread_cond_destroy(&t.cv);
+  return rc;
 }
 
 /* ---- own-thread mode: the inbox ---- */
@@ -281,6 +341,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
     (void)!write(m->wake_fd[1], "w", 1);
   }
   stopping = m->stopping;
+  run_tasks(m);
   pthread_mutex_unlock(&m->mu);
 
   mesh__enter(m);
@@ -346,6 +407,7 @@ int mesh_new(mesh **out, const mesh_options *opts) {
   mesh__list_init(&m->inflight);
   mesh__list_init(&m->done);
   mesh__list_init(&m->flushq);
+  mesh__list_init(&m->tasks);
   for (int i = 0; i < MESH__POOL_BUCKETS; i++) mesh__list_init(&m->pools[i]);
   pthread_mutex_init(&m->mu, NULL);
   int rc = MESH_ENOMEM;
@@ -365,6 +427,14 @@ int mesh_new(mesh **out, const mesh_options *opts) {
   }
   m->done_ev = event_new(m->base, -1, 0, on_done_ev, m);
   if (!m->done_ev) goto fail;
+  if (m->opts.config_file) {
+    char err[512];
+    if (mesh__config_open(m, err, sizeof err) < 0) {
+      mesh__log(&m->opts.log, MESH_LOG_ERROR, "config: %s", err);
+      rc = MESH_ECONFIG;
+      goto fail;
+    }
+  }
   if ((rc = live_add(m))) goto fail;
   if (!m->attached) {
     if (pthread_create(&m->thread, NULL, loop_thread, m)) {
@@ -399,6 +469,8 @@ static void mesh_destroy(mesh *m) {
   mesh__pools_free_all(m);
   run_done(m);
   m->depth--;
+  mesh__config_close(m);
+  mesh__router_free(m);
   if (m->dns) evdns_base_free(m->dns, 1);
   while ((n = mesh__list_pop_front(&m->freelist))) call_destroy(MESH__CONTAINER(n, mesh__call, link));
   if (m->done_ev) event_free(m->done_ev);
@@ -581,6 +653,16 @@ static void sync_cb(const mesh_response *r, void *ud) {
         /* Offsets shift by the source's consumed prefix (always 0 here). */
         err = mesh__fields_push(&copy->fields, r->fields.v[i].name - (uint32_t)r->strings.off,
                                 r->fields.v[i].value - (uint32_t)r->strings.off);
+    }
+    /* Provenance strings belong to the config: copy them in. */
+    const char *info[3] = {r->route_name, r->cluster_name, r->endpoint};
+    uint32_t at[3] = {0, 0, 0};
+    for (int k = 0; k < 3 && !err; k++)
+      if (info[k] && mesh__buf_append_cstr(&copy->strings, info[k], strlen(info[k]), &at[k])) err = MESH_ENOMEM;
+    if (!err) {
+      copy->route_name = info[0] ? copy->strings.data + at[0] : NULL;
+      copy->cluster_name = info[1] ? copy->strings.data + at[1] : NULL;
+      copy->endpoint = info[2] ? copy->strings.data + at[2] : NULL;
     }
     if (err) {
       mesh_response_free(copy);

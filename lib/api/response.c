@@ -53,3 +53,9 @@ void mesh_response_free(mesh_response *r) {
   mesh__response_free(r);
   free(r);
 }
+
+const char *mesh_response_route(const mesh_response *r) { return r ? r->route_name : NULL; }
+
+const char *mesh_response_cluster(const mesh_response *r) { return r ? r->cluster_name : NULL; }
+
+const char *mesh_response_endpoint(const mesh_response *r) { return r ? r->endpoint : NULL; }

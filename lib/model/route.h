@@ -218,7 +218,7 @@ typedef struct mesh__cluster_weight {
   mesh__header_mutation headers;
 } mesh__cluster_weight;
 
-enum mesh__priority { MESH__PRIORITY_DEFAULT = 0, MESH__PRIORITY_HIGH = 1 };
+enum mesh__route_priority { MESH__PRIORITY_DEFAULT = 0, MESH__PRIORITY_HIGH = 1 };
 
 /* envoy.config.route.v3.RouteAction. */
 typedef struct mesh__route_action {

@@ -66,6 +66,7 @@ void mesh__response_reset(mesh_response *r) {
   r->header_bytes = 0;
   r->in_trailers = 0;
   r->nheaders_done = 0;
+  r->route_name = r->cluster_name = r->endpoint = NULL;
   r->detail[0] = '\0';
   mesh__buf_reset(&r->strings, MESH__KEEP_BYTES);
   mesh__buf_reset(&r->body, MESH__KEEP_BYTES);

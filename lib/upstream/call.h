@@ -13,6 +13,9 @@
 struct event;
 struct mesh__conn;
 struct mesh__pool;
+struct mesh__snapshot;
+struct mesh__route;
+struct mesh__cluster_weight;
 
 typedef struct mesh__field {
   uint32_t name, value; /* offsets of NUL-terminated strings in an arena */
@@ -63,6 +66,9 @@ struct mesh_response {
   size_t header_bytes;   /* counted against max_response_header_bytes */
   int in_trailers;
   int nheaders_done;     /* HTTP/2: the final HEADERS frame ended */
+  /* What served it, when a config routed it (strings owned by the
+   * snapshot or the pool, which outlive the callback). */
+  const char *route_name, *cluster_name, *endpoint;
   char detail[200];
 };
 
@@ -97,6 +103,11 @@ typedef struct mesh__call {
   size_t body_off;       /* request body bytes handed to the codec */
   uint64_t queued_ns;    /* own-thread hand-off: when mesh_call_start ran */
   uint8_t h2_end;        /* HTTP/2: the response's END_STREAM arrived */
+  /* Routing (router.c): the snapshot the call was routed by (a
+   * reference), its route and weighted cluster. */
+  struct mesh__snapshot *snap;
+  const struct mesh__route *route;
+  const struct mesh__cluster_weight *cw;
   mesh_response resp;
 } mesh__call;
 

@@ -187,7 +187,8 @@ mesh__conn *mesh__conn_open(mesh__pool *p, const mesh__codec *codec) {
     conn_free(cn);
     return NULL;
   }
-  struct timeval tv = {m->opts.connect_timeout_ms / 1000, (m->opts.connect_timeout_ms % 1000) * 1000};
+  uint32_t cto = p->connect_timeout_ms ? p->connect_timeout_ms : m->opts.connect_timeout_ms;
+  struct timeval tv = {cto / 1000, (cto % 1000) * 1000};
   event_add(cn->timer, &tv);
   event_add(cn->wev, NULL);
   cn->state = MESH__CONN_CONNECTING;

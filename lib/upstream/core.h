@@ -73,6 +73,9 @@ struct mesh {
   /* Config (loop thread): the snapshot calls are routed by, and the
    * clusters' run-time state. NULL snapshot: dial the authority. */
   struct mesh__config_state *config;
+  struct mesh__router *router;
+  /* Functions to run on the loop thread for other threads (mu). */
+  mesh__list tasks;
   int depth;                /* nesting of libmesh callbacks on the loop */
   int free_requested;       /* mesh_free() from inside a callback */
   int closing;
@@ -88,6 +91,9 @@ void mesh__flush_all(struct mesh *m);
 
 /* Start a call on the loop thread (it is already in m->inflight). */
 void mesh__call_dispatch(struct mesh *m, mesh__call *c);
+/* Run fn(arg) on the loop thread and wait for it (any thread; inline on
+ * the loop thread). MESH_OK, or MESH_ESTATE when the handle is closing. */
+int mesh__run_on_loop(struct mesh *m, void (*fn)(struct mesh *, void *), void *arg);
 /* Recycle a call object (loop thread). */
 void mesh__call_recycle(struct mesh *m, mesh__call *c);
 

@@ -78,6 +78,7 @@ struct mesh__pool {
   struct sockaddr_storage addr;
   socklen_t addrlen;
   int resolve_state;      /* 0 unresolved, 1 resolving, 2 resolved */
+  uint32_t connect_timeout_ms; /* the cluster's; 0: the handle's */
   struct evdns_getaddrinfo_request *dns_req;
   mesh__list conns;
   mesh__list idle;

@@ -277,16 +277,9 @@ static int translate_all(build *b, mesh__notes *file_notes) {
       if (mesh__cds_translate((const Envoy__Config__Cluster__V3__Cluster *)m, &c, err, sizeof err, &notes) < 0)
         rc = fail(b, "Cluster \"%s\": %s", name, err);
       else {
+        /* Inline endpoints (STATIC, DNS types) come with the cluster. */
         s->clusters[s->nclusters].name = mesh__arena_strdup(a, name);
         s->clusters[s->nclusters++].cluster = c;
-        const Envoy__Config__Cluster__V3__Cluster *pc = (const Envoy__Config__Cluster__V3__Cluster *)m;
-        if (pc->load_assignment) {
-          mesh__load_assignment *la = NULL;
-          if (mesh__eds_translate(pc->load_assignment, &la, err, sizeof err, &notes) < 0)
-            rc = fail(b, "Cluster \"%s\": load_assignment: %s", name, err);
-          else
-            s->clusters[s->nclusters - 1].la = la;
-        }
       }
     } else {
       clas[ncla++] = (const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)m;
@@ -308,8 +301,8 @@ static int translate_all(build *b, mesh__notes *file_notes) {
   /* Link: EDS clusters to their load assignments. */
   for (size_t i = 0; rc == 0 && i < s->nclusters; i++) {
     mesh__cluster_entry *ce = &s->clusters[i];
-    if (ce->la) continue;
-    const char *want = mesh__cluster_eds_service(ce->cluster);
+    if (ce->la || ce->cluster->type != MESH__DISCOVERY_EDS) continue;
+    const char *want = ce->cluster->eds_service_name;
     if (!want || !*want) want = ce->name;
     for (size_t k = 0; k < ncla; k++) {
       if (strcmp(clas[k]->cluster_name, want) != 0) continue;

@@ -173,7 +173,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   x->tick++;
   if (x->tick % 100 == 50 && x->version < 10) {
     x->version++;
-    char v[8];
+    char v[16];
     snprintf(v, sizeof v, "%d", x->version);
     if (x->version == 3 || x->version == 7) {
       /* invalid: a route to a cluster that does not exist */
