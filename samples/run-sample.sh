@@ -5,22 +5,24 @@
 set -e
 top=${1:-.}
 srcdir=${2:-$(dirname "$0")/..}
+tmp=$(mktemp -d)
 pids=""
-trap 'kill $pids 2>/dev/null' EXIT
-start_upstream() { # port (0 = any); prints the port
-  fifo=$(mktemp -u)
-  mkfifo "$fifo"
-  "$top/t/mesh-test-upstream" --port "$1" >"$fifo" &
+trap 'kill $pids 2>/dev/null; rm -rf "$tmp"' EXIT
+# start_upstream PORT NAME: starts one (in this shell: upstreams exit with
+# their parent) and leaves its port in $tmp/NAME.
+start_upstream() {
+  mkfifo "$tmp/$2.fifo"
+  "$top/t/mesh-test-upstream" --port "$1" >"$tmp/$2.fifo" &
   pids="$pids $!"
-  read -r line <"$fifo"
-  rm -f "$fifo"
-  echo "${line#port=}"
+  read -r line <"$tmp/$2.fifo"
+  echo "${line#port=}" >"$tmp/$2"
 }
-port=$(start_upstream 0)
+start_upstream 0 hello
+port=$(cat "$tmp/hello")
 echo "== hello (upstream on port $port)"
 "$top/samples/hello" "http://127.0.0.1:$port"
 echo
 echo "== split (samples/split.yaml: web-v1 on 18081, web-v2 on 18082)"
-start_upstream 18081 >/dev/null
-start_upstream 18082 >/dev/null
+start_upstream 18081 v1
+start_upstream 18082 v2
 "$top/samples/split" "$srcdir/samples/split.yaml" 1000

@@ -911,6 +911,14 @@ static int decode_any(dctx *c, const mesh__node *n, const ProtobufCMessageDescri
       rc = decode_msg(c, v, td, inner, depth + 1);
       if (!rc) path_pop(c, old);
     }
+    if (!rc && !seen) { /* no "value": as if null (a Value then holds null, as it prints) */
+      mesh__node null_node;
+      memset(&null_node, 0, sizeof(null_node));
+      null_node.kind = MESH__NODE_NULL;
+      null_node.line = n->line;
+      null_node.u.str = "";
+      rc = decode_msg(c, &null_node, td, inner, depth + 1);
+    }
   } else {
     rc = decode_fields(c, n, td, inner, depth + 1, 1);
   }
