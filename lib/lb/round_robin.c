@@ -34,26 +34,25 @@
 #include "mesh/mesh.h"
 #include "util/arena.h"
 
-/* ------------------------------------------------------------ 64x64 -> 128 */
+/* ------------------------------------------------------------ 128-bit math */
 
-static inline void mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo) {
 #ifdef __SIZEOF_INT128__
-  unsigned __int128 p = (unsigned __int128)a * b;
-  *hi = (uint64_t)(p >> 64);
-  *lo = (uint64_t)p;
+__extension__ typedef unsigned __int128 u128;
 #else
+/* 64x64 -> 128 for targets without __int128 (32-bit ones). */
+static inline void mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo) {
   uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
   uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
   uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
   *lo = (mid << 32) | (uint32_t)ll;
   *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-#endif
 }
+#endif
 
 /* min(100, floor(op * part / total)), total > 0. */
 static uint32_t capped_percent(uint64_t op, uint64_t part, uint64_t total) {
 #ifdef __SIZEOF_INT128__
-  unsigned __int128 v = (unsigned __int128)op * part / total;
+  u128 v = (u128)op * part / total;
   return v >= 100 ? 100 : (uint32_t)v;
 #else
   long double v = (long double)op * (long double)part / (long double)total;
@@ -83,7 +82,7 @@ typedef struct sched {
  * descents pick between siblings at random, which branch predictors lose. */
 static inline bool edf_less(const edf_ent *a, const edf_ent *b) {
 #ifdef __SIZEOF_INT128__
-  unsigned __int128 x = (unsigned __int128)a->num * b->w, y = (unsigned __int128)b->num * a->w;
+  u128 x = (u128)a->num * b->w, y = (u128)b->num * a->w;
   return (x < y) | ((x == y) & (a->seq < b->seq));
 #else
   uint64_t ah, al, bh, bl;
@@ -158,9 +157,10 @@ static void sched_add(sched *s, uint32_t id, uint64_t w) {
   s->n++;
 }
 
-/* skip: picks to advance by (a per-worker offset). The rotation position
- * survives rebuilds (as Envoy's rr index does); EDF state is rebuilt. */
-static void sched_finish(sched *s, uint64_t skip) {
+/* skip: picks to advance by (a per-worker offset, so that workers do not
+ * move in step). On a rebuild (rebuild: true) a rotation keeps its
+ * position, as Envoy's rr index does; EDF state starts over, offset again. */
+static void sched_finish(sched *s, uint64_t skip, bool rebuild) {
   s->equal = true;
   s->seq = s->n;
   for (uint32_t i = 1; i < s->n; i++)
@@ -173,7 +173,7 @@ static void sched_finish(sched *s, uint64_t skip) {
     return;
   }
   if (s->equal) {
-    s->rr = (uint32_t)((s->rr + skip) % s->n);
+    s->rr = (uint32_t)((rebuild ? s->rr : skip) % s->n);
     return;
   }
   for (uint32_t i = s->n / 2; i-- > 0;) sift_down(s->e, s->n, i);
@@ -333,7 +333,7 @@ static uint64_t locality_weight(uint32_t weight, uint32_t avail, uint32_t hosts,
   return w ? w : 1;
 }
 
-static void refresh_priority(rr_lb *lb, uint32_t p) {
+static void refresh_priority(rr_lb *lb, uint32_t p, bool rebuild) {
   const mesh__load_assignment *la = lb->base.la;
   const mesh__priority *pr = &la->priorities[p];
   rr_prio *P = &lb->prios[p];
@@ -372,8 +372,8 @@ static void refresh_priority(rr_lb *lb, uint32_t p) {
       }
     }
     if (lb->locality_weighted) {
-      sched_finish(&lb->loc_h[k], skip_for(lb, 0x10000 + k * 2));
-      sched_finish(&lb->loc_d[k], skip_for(lb, 0x10000 + k * 2 + 1));
+      sched_finish(&lb->loc_h[k], skip_for(lb, 0x10000 + k * 2), rebuild);
+      sched_finish(&lb->loc_d[k], skip_for(lb, 0x10000 + k * 2 + 1), rebuild);
       uint64_t wh = locality_weight(loc->weight, nh, loc->count, op);
       uint64_t wd = locality_weight(loc->weight, nd, loc->count, op);
       if (wh) sched_add(&P->loc_healthy, k, wh);
@@ -382,10 +382,10 @@ static void refresh_priority(rr_lb *lb, uint32_t p) {
   }
   in->healthy_hosts = P->healthy.n;
   in->degraded_hosts = P->degraded.n;
-  sched_finish(&P->healthy, skip_for(lb, salt + 1));
-  sched_finish(&P->degraded, skip_for(lb, salt + 2));
-  sched_finish(&P->loc_healthy, skip_for(lb, salt + 3));
-  sched_finish(&P->loc_degraded, skip_for(lb, salt + 4));
+  sched_finish(&P->healthy, skip_for(lb, salt + 1), rebuild);
+  sched_finish(&P->degraded, skip_for(lb, salt + 2), rebuild);
+  sched_finish(&P->loc_healthy, skip_for(lb, salt + 3), rebuild);
+  sched_finish(&P->loc_degraded, skip_for(lb, salt + 4), rebuild);
 }
 
 static void refresh_load(rr_lb *lb) {
@@ -414,7 +414,7 @@ static int rr_pick(mesh__lb *base, const mesh__lb_ctx *ctx) {
 
 static void rr_health_changed(mesh__lb *base, uint32_t endpoint) {
   rr_lb *lb = (rr_lb *)base;
-  refresh_priority(lb, lb->base.la->endpoints[endpoint].priority);
+  refresh_priority(lb, lb->base.la->endpoints[endpoint].priority, true);
   refresh_load(lb);
 }
 
@@ -466,8 +466,8 @@ static int rr_create(const mesh__cluster *c, const mesh__load_assignment *la, ui
       goto oom;
     for (uint32_t j = pr->first; j < pr->first + pr->count; j++)
       sched_add(&P->all, j, la->endpoints[j].weight);
-    sched_finish(&P->all, skip_for(lb, (uint64_t)p * 8));
-    refresh_priority(lb, p);
+    sched_finish(&P->all, skip_for(lb, (uint64_t)p * 8), false);
+    refresh_priority(lb, p, false);
   }
   refresh_load(lb);
   lb->base.la = mesh__load_assignment_ref(la);

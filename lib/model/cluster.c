@@ -124,8 +124,7 @@ int mesh__load_assignment_seal(mesh__load_assignment *la, char *err, size_t errl
       uint64_t esum = 0;
       for (uint32_t j = locs[k].first; j < locs[k].first + locs[k].count; j++) esum += eps[j].weight;
       if (esum > UINT32_MAX) {
-        snprintf(err, errlen,
-                 "endpoints[%u]: the sum of the endpoint weights of the locality exceeds 4294967295",
+        snprintf(err, errlen, "endpoints[%u].lb_endpoints: the sum of the endpoint weights exceeds 4294967295",
                  order[k]);
         goto done;
       }
@@ -134,7 +133,7 @@ int mesh__load_assignment_seal(mesh__load_assignment *la, char *err, size_t errl
       pr->total_weight += esum;
     }
     if (lsum > UINT32_MAX) {
-      snprintf(err, errlen, "priority %u: the sum of the locality weights exceeds 4294967295", p);
+      snprintf(err, errlen, "endpoints (priority %u): the sum of the locality weights exceeds 4294967295", p);
       goto done;
     }
   }

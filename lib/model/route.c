@@ -101,8 +101,8 @@ static bool ends_with_port(const char *s, size_t n) {
   return i < n && i > 0 && s[i - 1] == ':' && !memchr(s + i, ']', n - i);
 }
 
-static int build_map(mesh__route_table *rt, mesh__domain_map *m, const dom *d, size_t n, int kind, char *err,
-                     size_t errlen) {
+static int build_map(mesh__route_table *rt, mesh__domain_map *m, const dom *d, size_t n, int kind, char *pool,
+                     size_t *pool_used, char *err, size_t errlen) {
   size_t count = 0;
   uint32_t max_len = 0;
   for (size_t i = 0; i < n; i++)
@@ -113,21 +113,23 @@ static int build_map(mesh__route_table *rt, mesh__domain_map *m, const dom *d, s
   if (count == 0) return 0;
   size_t cap = 8;
   while (cap < count * 2) cap *= 2;
-  m->slots = mesh__arena_calloc(rt->arena, cap, sizeof *m->slots);
+  /* One slot a cache line. */
+  char *raw = mesh__arena_alloc(rt->arena, cap * sizeof *m->slots + 63);
   uint8_t *lens = kind == DOM_EXACT ? NULL : mesh__arena_calloc(rt->arena, (size_t)max_len + 1, 1);
-  if (!m->slots || (kind != DOM_EXACT && !lens)) {
+  if (!raw || (kind != DOM_EXACT && !lens)) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  m->slots = (mesh__domain_slot *)(raw + ((64 - (uintptr_t)raw % 64) % 64));
   m->mask = (uint32_t)(cap - 1);
   m->max_len = max_len;
   for (size_t i = 0; i < n; i++) {
     if (d[i].kind != kind) continue;
     uint32_t h = key_hash(d[i].key, d[i].len, kind);
     size_t s = h & m->mask;
-    while (m->slots[s].key) {
+    while (m->slots[s].vh) {
       const mesh__domain_slot *o = &m->slots[s];
-      if (o->hash == h && o->len == d[i].len && mesh__memcaseeq(o->key, d[i].key, d[i].len)) {
+      if (o->hash == h && o->len == d[i].len && mesh__memcaseeq(pool + o->off, d[i].key, d[i].len)) {
         /* Find where the first one was configured, for the message. */
         size_t first = 0;
         for (size_t k = 0; k < n; k++)
@@ -142,10 +144,16 @@ static int build_map(mesh__route_table *rt, mesh__domain_map *m, const dom *d, s
       }
       s = (s + 1) & m->mask;
     }
-    m->slots[s].key = d[i].key;
-    m->slots[s].len = d[i].len;
+    char *key = pool + *pool_used;
+    for (uint32_t k = 0; k < d[i].len; k++) key[k] = mesh__lower(d[i].key[k]);
+    key[d[i].len] = '\0';
+    m->slots[s].off = (uint32_t)*pool_used;
+    *pool_used += d[i].len + 1;
+    m->slots[s].len = (uint16_t)d[i].len;
     m->slots[s].hash = h;
     m->slots[s].vh = &rt->vhosts[d[i].vhost];
+    m->slots[s].keys = rt->vhosts[d[i].vhost].keys;
+    memcpy(m->slots[s].head, key, d[i].len < MESH__DOMAIN_INLINE ? d[i].len : MESH__DOMAIN_INLINE);
     if (lens) lens[d[i].len] = 1;
     m->count++;
   }
@@ -170,7 +178,12 @@ static int sorted_list(mesh__route_table *rt, dom *d, size_t n, int kind, const 
     if (d[i].kind == kind) tmp[k++] = d[i];
   qsort(tmp, count, sizeof *tmp, cmp_len_desc);
   for (size_t i = 0; i < count; i++) {
-    e[i].key.p = tmp[i].key;
+    char *key = mesh__arena_strndup(rt->arena, tmp[i].key, tmp[i].len); /* without the * */
+    if (!key) {
+      free(tmp);
+      return -1;
+    }
+    e[i].key.p = key;
     e[i].key.len = tmp[i].len;
     e[i].vh = &rt->vhosts[tmp[i].vhost];
   }
@@ -180,12 +193,40 @@ static int sorted_list(mesh__route_table *rt, dom *d, size_t n, int kind, const 
   return 0;
 }
 
+static int build_keys(mesh__route_table *rt, mesh__vhost *vh) {
+  if (!vh->nroutes) return 0;
+  mesh__route_key *k = mesh__arena_calloc(rt->arena, vh->nroutes, sizeof *k);
+  if (!k) return -1;
+  for (size_t j = 0; j < vh->nroutes; j++) {
+    const mesh__route *r = &vh->routes[j];
+    const mesh__route_matcher *m = &r->match;
+    const mesh__rstr *lit = m->path_kind == MESH__PATH_REGEX ? &m->path_re_prefix : &m->path;
+    k[j].kind = m->path_kind;
+    k[j].fold = m->path_kind != MESH__PATH_REGEX && !m->case_sensitive;
+    if (m->has_fraction || m->grpc || m->nqueries || m->nheaders > 255) k[j].extra |= MESH__KEY_OTHER;
+    if (m->nheaders && m->nheaders <= 255) {
+      k[j].extra |= MESH__KEY_HEADERS;
+      k[j].nhdr = (uint8_t)m->nheaders;
+      k[j].hdr = m->headers;
+    }
+    if (lit->p && lit->len > UINT32_MAX / 2) return -1;
+    k[j].len = lit->p ? (uint32_t)lit->len : 0;
+    if (k[j].len) memcpy(k[j].head, lit->p, k[j].len < MESH__ROUTE_KEY_INLINE ? k[j].len : MESH__ROUTE_KEY_INLINE);
+  }
+  vh->keys = k;
+  return 0;
+}
+
 int mesh__route_table_seal(mesh__route_table *rt, char *err, size_t errlen) {
   size_t total = 0;
   for (size_t i = 0; i < rt->nvhosts; i++) {
     mesh__vhost *vh = &rt->vhosts[i];
     vh->table = rt;
     for (size_t j = 0; j < vh->nroutes; j++) ((mesh__route *)&vh->routes[j])->vhost = vh;
+    if (build_keys(rt, vh) < 0) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
     if (vh->ndomains == 0) {
       snprintf(err, errlen, "virtual_hosts[%zu].domains: at least one domain is required", i);
       return -1;
@@ -203,8 +244,8 @@ int mesh__route_table_seal(mesh__route_table *rt, char *err, size_t errlen) {
     const mesh__vhost *vh = &rt->vhosts[i];
     for (size_t j = 0; j < vh->ndomains; j++) {
       const mesh__rstr *s = &vh->domains[j];
-      if (s->len > UINT32_MAX / 2) {
-        snprintf(err, errlen, "virtual_hosts[%zu].domains[%zu]: too long", i, j);
+      if (s->len > MESH__DOMAIN_MAX) {
+        snprintf(err, errlen, "virtual_hosts[%zu].domains[%zu]: longer than %u bytes", i, j, MESH__DOMAIN_MAX);
         rc = -1;
         break;
       }
@@ -241,9 +282,17 @@ int mesh__route_table_seal(mesh__route_table *rt, char *err, size_t errlen) {
       if (x->kind != DOM_PREFIX && ends_with_port(x->key, x->len)) rt->domain_has_port = true;
     }
   }
-  if (rc == 0) rc = build_map(rt, &rt->exact, d, n, DOM_EXACT, err, errlen);
-  if (rc == 0) rc = build_map(rt, &rt->suffix, d, n, DOM_SUFFIX, err, errlen);
-  if (rc == 0) rc = build_map(rt, &rt->prefix, d, n, DOM_PREFIX, err, errlen);
+  size_t pool_size = 1, pool_used = 0;
+  for (size_t i = 0; i < n; i++) pool_size += d[i].len + 1;
+  char *pool = rc == 0 ? mesh__arena_alloc(rt->arena, pool_size) : NULL;
+  if (rc == 0 && (!pool || pool_size > UINT32_MAX)) {
+    snprintf(err, errlen, "out of memory");
+    rc = -1;
+  }
+  rt->domain_pool = pool;
+  if (rc == 0) rc = build_map(rt, &rt->exact, d, n, DOM_EXACT, pool, &pool_used, err, errlen);
+  if (rc == 0) rc = build_map(rt, &rt->suffix, d, n, DOM_SUFFIX, pool, &pool_used, err, errlen);
+  if (rc == 0) rc = build_map(rt, &rt->prefix, d, n, DOM_PREFIX, pool, &pool_used, err, errlen);
   if (rc == 0 && (sorted_list(rt, d, n, DOM_SUFFIX, &rt->suffixes, &rt->nsuffixes) < 0 ||
                   sorted_list(rt, d, n, DOM_PREFIX, &rt->prefixes, &rt->nprefixes) < 0)) {
     snprintf(err, errlen, "out of memory");

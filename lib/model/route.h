@@ -106,6 +106,8 @@ typedef struct mesh__route_matcher {
   bool has_fraction;       /* runtime_fraction.default_value */
   mesh__rstr path;         /* the literal; lower-case when !case_sensitive */
   const mesh__regex *path_re;
+  mesh__rstr path_re_prefix; /* MESH__PATH_REGEX: a literal every matching path starts
+                              * with (mesh__regex_prefix), "" if none; a fast pre-check */
   uint32_t fraction_num, fraction_den; /* matches when random % den < num */
   const mesh__header_matcher *headers;
   size_t nheaders;
@@ -281,11 +283,13 @@ enum mesh__action_kind { MESH__ACTION_ROUTE = 0, MESH__ACTION_REDIRECT, MESH__AC
 typedef struct mesh__vhost mesh__vhost;
 typedef struct mesh__route_table mesh__route_table;
 
+/* Field order: what a lookup reads of the route it picked (action, then
+ * the cluster fields at the head of route) comes first. */
 typedef struct mesh__route {
-  mesh__rstr name;
-  mesh__route_matcher match;
-  uint8_t action; /* MESH__ACTION_*: which of the three below applies */
+  uint8_t action; /* MESH__ACTION_*: which of route, redirect, direct applies */
   mesh__route_action route;
+  mesh__route_matcher match;
+  mesh__rstr name;
   mesh__redirect redirect;
   mesh__direct_response direct;
   mesh__header_mutation headers;
@@ -294,12 +298,33 @@ typedef struct mesh__route {
 
 enum mesh__require_tls { MESH__TLS_NONE = 0, MESH__TLS_EXTERNAL_ONLY, MESH__TLS_ALL };
 
+/* The path condition of a route, packed for the matcher (built by
+ * mesh__route_table_seal): a vhost's keys are contiguous, so matching
+ * reads a few cache lines and touches a full mesh__route only once its
+ * path matched. */
+#define MESH__ROUTE_KEY_INLINE 16
+enum {
+  MESH__KEY_HEADERS = 1, /* header matchers: hdr[0..nhdr) */
+  MESH__KEY_OTHER = 2    /* other conditions (fraction, grpc, query, > 255 headers): see the route */
+};
+typedef struct mesh__route_key {
+  uint8_t kind;  /* MESH__PATH_* */
+  bool fold;     /* compare ASCII case-insensitively (the literal is lower-case) */
+  uint8_t extra; /* MESH__KEY_* */
+  uint8_t nhdr;
+  uint32_t len;  /* length of the literal: route.match.path, or for a regex
+                  * route its literal prefix (path_re_prefix) */
+  char head[MESH__ROUTE_KEY_INLINE]; /* literal[0..min(len, INLINE)) */
+  const mesh__header_matcher *hdr;   /* the route's match.headers */
+} mesh__route_key; /* 32 bytes, two a cache line; key i is vhost->routes[i] */
+
 struct mesh__vhost {
+  const mesh__route_key *keys; /* [nroutes], built by mesh__route_table_seal() */
+  const mesh__route *routes;   /* in order; first match wins */
+  size_t nroutes;
   mesh__rstr name;
   const mesh__rstr *domains; /* lower-case, as configured */
   size_t ndomains;
-  const mesh__route *routes; /* in order; first match wins */
-  size_t nroutes;
   mesh__header_mutation headers;
   const mesh__retry_policy *retry; /* NULL: none */
   uint8_t require_tls;             /* MESH__TLS_* (stored; enforced by the router) */
@@ -309,16 +334,21 @@ struct mesh__vhost {
 
 /* ------------------------------------------------------------ the table */
 
-/* Domain index slot: key is a lower-case exact domain, suffix (from
- * "*suffix") or prefix (from "prefix*"). */
+/* Domain index slot: key is a lower-case copy of an exact domain, a
+ * suffix (from "*suffix") or a prefix (from "prefix*"). */
+#define MESH__DOMAIN_INLINE 38
+#define MESH__DOMAIN_MAX 4096 /* longest domain accepted */
 typedef struct mesh__domain_slot {
-  const char *key; /* NULL: empty slot */
-  uint32_t len, hash;
-  const mesh__vhost *vh;
-} mesh__domain_slot;
+  const mesh__vhost *vh;       /* NULL: empty slot */
+  const mesh__route_key *keys; /* vh->keys, prefetched on a hit */
+  uint32_t hash;
+  uint32_t off;                /* the whole key: rt->domain_pool + off */
+  uint16_t len;
+  char head[MESH__DOMAIN_INLINE]; /* key[0..min(len, INLINE)): a probe reads one cache line */
+} mesh__domain_slot;             /* 64 bytes */
 
 typedef struct mesh__domain_map {
-  mesh__domain_slot *slots;
+  mesh__domain_slot *slots;    /* 64-byte aligned */
   uint32_t mask;       /* slots - 1 (power of two), 0 when empty */
   uint32_t count;
   const uint8_t *lens; /* lens[L] != 0: some key has length L (wildcard maps) */
@@ -355,6 +385,7 @@ struct mesh__route_table {
   const mesh__domain_entry *prefixes; /* longest first */
   size_t nprefixes;
   const mesh__vhost *any; /* the "*" vhost, or NULL */
+  const char *domain_pool; /* lower-case exact, suffix and prefix keys, NUL-separated */
   mesh__cleanup *cleanups;
 };
 
@@ -370,7 +401,8 @@ mesh__route_table *mesh__route_table_new(void);
 int mesh__route_table_on_free(mesh__route_table *rt, void (*fn)(void *), void *arg);
 /* Validate and index the domains (see route/match.h for the matching
  * rules): a domain may appear once across the table; one "*" at most.
- * Sets every route's and vhost's back pointer. 0, or -1 with a message. */
+ * Builds every vhost's route keys; sets every route's and vhost's back
+ * pointer. 0, or -1 with a message. */
 int mesh__route_table_seal(mesh__route_table *rt, char *err, size_t errlen);
 
 mesh__route_table *mesh__route_table_ref(mesh__route_table *rt);

@@ -23,6 +23,7 @@ void mesh__snapshot_unref(mesh__snapshot *s) {
   free(s->listener_idx);
   free(s->cluster_idx);
   mesh__arena_free(s->arena);
+  free(s);
 }
 
 static size_t cap_for(size_t n) {

@@ -18,9 +18,24 @@ static inline unsigned char lc(char c) {
   return (u >= 'A' && u <= 'Z') ? (unsigned char)(u + 32) : u;
 }
 
+/* a[0..n) equals b[0..n): inline, eight bytes at a time (most compares
+ * on the lookup path are short and fail early). */
+static inline bool eq_bytes(const char *a, const char *b, size_t n) {
+  while (n >= 8) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8, b += 8, n -= 8;
+  }
+  while (n--)
+    if (*a++ != *b++) return false;
+  return true;
+}
+
 /* a[0..n) equals b[0..n); b is lower-case when fold. */
 static inline bool eq_fold(const char *a, const char *b, size_t n, bool fold) {
-  if (!fold) return memcmp(a, b, n) == 0;
+  if (!fold) return eq_bytes(a, b, n);
   for (size_t i = 0; i < n; i++)
     if (lc(a[i]) != (unsigned char)b[i]) return false;
   return true;
@@ -86,8 +101,12 @@ static inline size_t value_len(const mesh__route_input *in, size_t i) {
   return in->hvalue_lens ? in->hvalue_lens[i] : strlen(in->hvalues[i]);
 }
 
+/* hn (NUL-terminated) is name[0..len) (which has no NUL): stops at the
+ * first difference, so it never reads past hn's end. */
 static inline bool name_is(const char *hn, const char *name, size_t len) {
-  return memcmp(hn, name, len) == 0 && hn[len] == '\0';
+  for (size_t i = 0; i < len; i++)
+    if (hn[i] != name[i]) return false;
+  return hn[len] == '\0';
 }
 
 /* First value of a request header, or NULL. */
@@ -228,19 +247,24 @@ static inline size_t path_only_len(const char *p, size_t n) {
 
 /* ------------------------------------------------------------ virtual host */
 
-static const mesh__vhost *map_get(const mesh__domain_map *m, const char *k, size_t len, uint32_t h) {
+static const mesh__vhost *map_get(const mesh__route_table *rt, const mesh__domain_map *m, const char *k, size_t len,
+                                  uint32_t h) {
   for (uint32_t s = h & m->mask;; s = (s + 1) & m->mask) {
     const mesh__domain_slot *sl = &m->slots[s];
-    if (!sl->key) return NULL;
-    if (sl->hash == h && sl->len == len && mesh__memcaseeq(sl->key, k, len)) return sl->vh;
+    if (!sl->vh) return NULL;
+    if (sl->hash != h || sl->len != len) continue;
+    size_t in = len < MESH__DOMAIN_INLINE ? len : MESH__DOMAIN_INLINE;
+    if (!eq_fold(k, sl->head, in, true) ||
+        (len > in && !eq_fold(k + in, rt->domain_pool + sl->off + in, len - in, true)))
+      continue;
+    /* The route keys are read next: start fetching them now. */
+    __builtin_prefetch(sl->vh);
+    __builtin_prefetch(sl->keys);
+    __builtin_prefetch((const char *)sl->keys + 64);
+    __builtin_prefetch((const char *)sl->keys + 128);
+    __builtin_prefetch((const char *)sl->keys + 192);
+    return sl->vh;
   }
-}
-
-static const mesh__vhost *find_exact(const mesh__route_table *rt, const char *a, size_t n) {
-  if (!rt->exact.count) return NULL;
-  uint32_t h = MESH__DOMAIN_HASH_INIT;
-  for (size_t i = 0; i < n; i++) h = mesh__domain_hash_step(h, a[i]);
-  return map_get(&rt->exact, a, n, h);
 }
 
 /* Longest suffix key shorter than the host: hash backwards from the end,
@@ -254,7 +278,7 @@ static const mesh__vhost *find_suffix(const mesh__route_table *rt, const char *a
   for (size_t j = 1; j <= max; j++) {
     h = mesh__domain_hash_step(h, a[n - j]);
     if (m->lens[j]) {
-      const mesh__vhost *vh = map_get(m, a + n - j, j, h);
+      const mesh__vhost *vh = map_get(rt, m, a + n - j, j, h);
       if (vh) best = vh;
     }
   }
@@ -270,7 +294,7 @@ static const mesh__vhost *find_prefix(const mesh__route_table *rt, const char *a
   for (size_t j = 1; j <= max; j++) {
     h = mesh__domain_hash_step(h, a[j - 1]);
     if (m->lens[j]) {
-      const mesh__vhost *vh = map_get(m, a, j, h);
+      const mesh__vhost *vh = map_get(rt, m, a, j, h);
       if (vh) best = vh;
     }
   }
@@ -292,7 +316,16 @@ const mesh__vhost *mesh__route_vhost(const mesh__route_table *rt, const char *a,
   if (hn < n && (rt->ignore_port_in_host_matching || !rt->domain_has_port)) n = hn;
   bool two = hn < n;
   const mesh__vhost *vh;
-  if ((vh = find_exact(rt, a, n)) || (two && (vh = find_exact(rt, a, hn)))) return vh;
+  if (rt->exact.count) {
+    /* One pass hashes the authority with and without its port. */
+    uint32_t h = MESH__DOMAIN_HASH_INIT, hh = h;
+    for (size_t i = 0; i < n; i++) {
+      if (i == hn) hh = h;
+      h = mesh__domain_hash_step(h, a[i]);
+    }
+    if (two) __builtin_prefetch(&rt->exact.slots[hh & rt->exact.mask]);
+    if ((vh = map_get(rt, &rt->exact, a, n, h)) || (two && (vh = map_get(rt, &rt->exact, a, hn, hh)))) return vh;
+  }
   if ((vh = find_suffix(rt, a, n)) || (two && (vh = find_suffix(rt, a, hn)))) return vh;
   if ((vh = find_prefix(rt, a, n)) || (two && (vh = find_prefix(rt, a, hn)))) return vh;
   return rt->any;
@@ -300,31 +333,15 @@ const mesh__vhost *mesh__route_vhost(const mesh__route_table *rt, const char *a,
 
 /* ------------------------------------------------------------ route */
 
-static bool route_matches(const mesh__route *r, const mesh__route_input *in, const char *path, size_t plen,
+/* The conditions beyond the path and the headers. */
+static bool other_matches(const mesh__route *r, const mesh__route_input *in, const char *path, size_t plen,
                           size_t full) {
   const mesh__route_matcher *m = &r->match;
-  size_t k = m->path.len;
-  bool fold = !m->case_sensitive;
-  switch (m->path_kind) {
-    case MESH__PATH_PREFIX:
-      if (plen < k || !eq_fold(path, m->path.p, k, fold)) return false;
-      break;
-    case MESH__PATH_EXACT:
-      if (plen != k || !eq_fold(path, m->path.p, k, fold)) return false;
-      break;
-    case MESH__PATH_SEP_PREFIX:
-      if (plen < k || !eq_fold(path, m->path.p, k, fold) || (plen > k && path[k] != '/')) return false;
-      break;
-    case MESH__PATH_REGEX:
-      if (!mesh__regex_match(m->path_re, path, plen)) return false;
-      break;
-    default:
-      return false;
-  }
   if (m->has_fraction && in->random % m->fraction_den >= m->fraction_num) return false;
   if (m->grpc && !is_grpc(in)) return false;
-  for (size_t i = 0; i < m->nheaders; i++)
-    if (!header_matches(&m->headers[i], in)) return false;
+  if (m->nheaders > 255)
+    for (size_t i = 0; i < m->nheaders; i++)
+      if (!header_matches(&m->headers[i], in)) return false;
   if (m->nqueries) {
     /* The query runs from the first '?' to a '#' or the end. */
     bool has_query = plen < full && path[plen] == '?';
@@ -338,13 +355,53 @@ static bool route_matches(const mesh__route *r, const mesh__route_input *in, con
   return true;
 }
 
+/* The path condition, from the packed key: the literal (or the regex's
+ * literal prefix) is compared from the key's inline head first, so the
+ * route itself is read only for long literals and regexes. */
+static inline bool path_matches(const mesh__route_key *k, const mesh__route *r, const char *path, size_t plen) {
+  size_t n = k->len;
+  if (plen < n || (k->kind == MESH__PATH_EXACT && plen != n)) return false;
+  size_t h = n < MESH__ROUTE_KEY_INLINE ? n : MESH__ROUTE_KEY_INLINE;
+  if (!eq_fold(path, k->head, h, k->fold)) return false;
+  if (n > h) {
+    const char *lit = k->kind == MESH__PATH_REGEX ? r->match.path_re_prefix.p : r->match.path.p;
+    if (!eq_fold(path + h, lit + h, n - h, k->fold)) return false;
+  }
+  switch (k->kind) {
+    case MESH__PATH_PREFIX:
+    case MESH__PATH_EXACT:
+      return true;
+    case MESH__PATH_SEP_PREFIX:
+      return plen == n || path[n] == '/';
+    case MESH__PATH_REGEX:
+      return mesh__regex_match(r->match.path_re, path, plen) == 1;
+    default:
+      return false;
+  }
+}
+
 const mesh__route *mesh__route_match(const mesh__vhost *vh, const mesh__route_input *in) {
   if (!vh) return NULL;
   const char *path = in->path ? in->path : "";
   size_t full = in->path ? in->path_len : 0;
   size_t plen = path_only_len(path, full);
-  for (size_t i = 0; i < vh->nroutes; i++)
-    if (route_matches(&vh->routes[i], in, path, plen, full)) return &vh->routes[i];
+  const mesh__route_key *k = vh->keys;
+  const mesh__route *routes = vh->routes;
+  for (size_t i = 0; i < vh->nroutes; i++) {
+    if (!path_matches(&k[i], &routes[i], path, plen)) continue;
+    /* Likely the answer: fetch its head (action, cluster) while the other
+     * conditions are checked. */
+    __builtin_prefetch(&routes[i]);
+    if (k[i].extra) {
+      if (k[i].extra & MESH__KEY_HEADERS) {
+        size_t j = 0;
+        while (j < k[i].nhdr && header_matches(&k[i].hdr[j], in)) j++;
+        if (j < k[i].nhdr) continue;
+      }
+      if ((k[i].extra & MESH__KEY_OTHER) && !other_matches(&routes[i], in, path, plen, full)) continue;
+    }
+    return &routes[i];
+  }
   return NULL;
 }
 

@@ -18,6 +18,8 @@ struct mesh__regex {
   int mode;
   uint32_t groups;
   char *pattern;
+  char *prefix; /* required literal prefix (FULL mode), NUL-terminated */
+  size_t prefix_len;
 };
 
 /* Capture pairs kept per match: the whole match and \1..\9 (all RE2
@@ -214,6 +216,43 @@ static int vet(const char *p, size_t n, char *err, size_t errlen) {
   return 0;
 }
 
+/* The literal a whole-subject match must start with: the pattern's
+ * leading run of plain characters (and escaped punctuation), stopping at
+ * anything else, and dropping a character a quantifier makes optional.
+ * Empty when the pattern has an alternation or an inline flag could apply
+ * (a '|' anywhere, or a leading "(?"). Writes at most len bytes to out. */
+static size_t literal_prefix(const char *p, size_t n, char *out) {
+  if (memchr(p, '|', n)) return 0;
+  size_t i = 0, k = 0;
+  if (i < n && p[i] == '^') i++;
+  while (i < n) {
+    char c = p[i];
+    size_t step = 1;
+    if (c == '\\') {
+      if (i + 1 >= n) break;
+      char d = p[i + 1];
+      bool punct = (d >= '!' && d <= '/') || (d >= ':' && d <= '@') || (d >= '[' && d <= '`') || (d >= '{' && d <= '~');
+      if (!punct) break; /* \d, \w, \x41, \Q ...: stop */
+      c = d;
+      step = 2;
+    } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '-' ||
+                 c == '_' || c == ',' || c == ':' || c == '=' || c == '@' || c == '%' || c == '&' || c == '!' ||
+                 c == '~' || c == '\'' || c == '"' || c == '#' || c == ';' || c == '<' || c == '>' || c == ' ')) {
+      break;
+    }
+    size_t j = i + step;
+    if (j < n && (p[j] == '*' || p[j] == '?' || p[j] == '+' || p[j] == '{')) break; /* quantified */
+    out[k++] = c;
+    i = j;
+  }
+  return k;
+}
+
+size_t mesh__regex_prefix(const mesh__regex *re, const char **p) {
+  *p = re->prefix ? re->prefix : "";
+  return re->prefix_len;
+}
+
 /* ---------------------------------------------------------------- compile */
 
 mesh__regex *mesh__regex_compile(const char *pattern, size_t len, int mode, uint32_t max_program_size, char *err,
@@ -276,9 +315,11 @@ mesh__regex *mesh__regex_compile(const char *pattern, size_t len, int mode, uint
   }
   mesh__regex *re = calloc(1, sizeof *re);
   char *copy = malloc(len + 1);
-  if (!re || !copy) {
+  char *prefix = malloc(len + 1);
+  if (!re || !copy || !prefix) {
     free(re);
     free(copy);
+    free(prefix);
     pcre2_code_free(code);
     fail(err, errlen, "%s", "out of memory");
     return NULL;
@@ -289,6 +330,9 @@ mesh__regex *mesh__regex_compile(const char *pattern, size_t len, int mode, uint
   re->mode = mode;
   re->groups = groups;
   re->pattern = copy;
+  re->prefix = prefix;
+  re->prefix_len = mode == MESH__RE_FULL ? literal_prefix(pattern, len, prefix) : 0;
+  prefix[re->prefix_len] = '\0';
   re->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   return re;
 }
@@ -297,6 +341,7 @@ void mesh__regex_free(mesh__regex *re) {
   if (!re) return;
   pcre2_code_free(re->code);
   free(re->pattern);
+  free(re->prefix);
   free(re);
 }
 

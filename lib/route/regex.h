@@ -46,6 +46,10 @@ void mesh__regex_free_cb(void *re);
 
 /* 1 if s[0..n) matches (whole subject in MESH__RE_FULL), else 0. */
 int mesh__regex_match(const mesh__regex *re, const char *s, size_t n);
+/* A literal every match starts with (MESH__RE_FULL only; may be empty):
+ * lets a matcher reject most subjects with a memcmp before running the
+ * regex. Returns its length and sets *p (NUL-terminated). */
+size_t mesh__regex_prefix(const mesh__regex *re, const char **p);
 /* Number of capturing groups. */
 uint32_t mesh__regex_groups(const mesh__regex *re);
 const char *mesh__regex_pattern(const mesh__regex *re);

@@ -306,7 +306,7 @@ static int translate_all(build *b, mesh__notes *file_notes) {
     if (!want || !*want) want = ce->name;
     for (size_t k = 0; k < ncla; k++) {
       if (strcmp(clas[k]->cluster_name, want) != 0) continue;
-      if (mesh__eds_translate(clas[k], &ce->la, err, sizeof err, NULL) < 0)
+      if (mesh__eds_translate(clas[k], &ce->la, err, sizeof err, file_notes) < 0)
         rc = fail(b, "ClusterLoadAssignment \"%s\": %s", want, err);
       break;
     }

@@ -130,7 +130,7 @@ static void note_ignored(dctx *c, const mesh__node *key, const ProtobufCMessageD
     r->ndropped++;
     return;
   }
-  if ((r->nignored & (r->nignored - 1)) == 0) { /* grow at powers of two */
+  if (r->nignored == 0 || (r->nignored >= 4 && (r->nignored & (r->nignored - 1)) == 0)) { /* 4, 8, 16, ... */
     size_t cap = r->nignored ? r->nignored * 2 : 4;
     mesh__pbjson_note *g = realloc(r->ignored, cap * sizeof(*g));
     if (!g) {
@@ -257,6 +257,20 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
   if (strlen(key->u.str) != key->len) return NULL; /* a NUL inside */
   const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key->u.str);
   if (f) return f;
+  /* lowerCamelCase: guess the snake_case name (fooBar -> foo_bar), then check it */
+  char snake[128];
+  size_t o = 0;
+  for (size_t i = 0; i < key->len && o + 2 < sizeof(snake); i++) {
+    char ch = key->u.str[i];
+    if (ch >= 'A' && ch <= 'Z') {
+      snake[o++] = '_';
+      ch = (char)(ch + 32);
+    }
+    snake[o++] = ch;
+  }
+  snake[o] = '\0';
+  f = protobuf_c_message_descriptor_get_field_by_name(d, snake);
+  if (f && camel_eq(f->name, key->u.str, key->len)) return f;
   for (unsigned i = 0; i < d->n_fields; i++)
     if (camel_eq(d->fields[i].name, key->u.str, key->len)) return &d->fields[i];
   return NULL;
@@ -988,6 +1002,10 @@ static int decode_field_mask(dctx *c, const mesh__node *n, const ProtobufCMessag
   if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label != PROTOBUF_C_LABEL_REPEATED)
     return fail(c, n, "%s: unexpected descriptor", d->name);
   if (memchr(n->u.str, '\0', n->len)) return fail(c, n, "string holds a NUL byte");
+  if (memchr(n->u.str, '_', n->len)) {
+    char b[80];
+    return fail(c, n, "bad field mask %s: paths are lowerCamelCase in JSON (fooBar, not foo_bar)", show(n, b, sizeof(b)));
+  }
   if (n->len == 0) return 0;
   size_t np = 1;
   for (size_t i = 0; i < n->len; i++) np += n->u.str[i] == ',';
@@ -1084,6 +1102,7 @@ int mesh__pbjson_decode_node(const mesh__node *n, const ProtobufCMessageDescript
   c.resolve = o ? o->resolve : NULL;
   c.alloc = o ? o->alloc : NULL;
   c.max_depth = o && o->max_depth ? o->max_depth : MESH__PBJSON_DEFAULT_MAX_DEPTH;
+  if (c.max_depth > MESH__PBJSON_MAX_DEPTH_LIMIT) c.max_depth = MESH__PBJSON_MAX_DEPTH_LIMIT;
   if (r) memset(&r->error, 0, sizeof(r->error));
   if (path_prefix) path_add(&c, path_prefix);
   *out = NULL;

@@ -39,6 +39,7 @@ typedef struct mesh__pbjson_opts {
 } mesh__pbjson_opts;
 
 #define MESH__PBJSON_DEFAULT_MAX_DEPTH 64
+#define MESH__PBJSON_MAX_DEPTH_LIMIT 1000 /* larger max_depth values are clamped (recursion, stack) */
 #define MESH__PBJSON_DEFAULT_MAX_NODES 1000000
 #define MESH__PBJSON_MAX_STRING (1024 * 1024) /* bytes in one scalar */
 #define MESH__PBJSON_MAX_IGNORED 1000         /* unknown fields kept in a report */

@@ -394,7 +394,7 @@ int mesh__doc_parse(const char *text, size_t len, const mesh__pbjson_opts *o, me
   memset(&p, 0, sizeof(p));
   p.r = r;
   p.max_depth = o && o->max_depth ? o->max_depth : MESH__PBJSON_DEFAULT_MAX_DEPTH;
-  if (p.max_depth > 100000) p.max_depth = 100000;
+  if (p.max_depth > MESH__PBJSON_MAX_DEPTH_LIMIT) p.max_depth = MESH__PBJSON_MAX_DEPTH_LIMIT;
   p.max_nodes = o && o->max_nodes ? o->max_nodes : MESH__PBJSON_DEFAULT_MAX_NODES;
   *out = NULL;
   mesh__doc *d = calloc(1, sizeof(*d));

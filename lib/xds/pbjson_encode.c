@@ -556,6 +556,7 @@ char *mesh__pbjson_encode(const ProtobufCMessage *m, const mesh__pbjson_opts *o,
   c.resolve = o ? o->resolve : NULL;
   c.alloc = o ? o->alloc : NULL;
   c.max_depth = o && o->max_depth ? o->max_depth : MESH__PBJSON_DEFAULT_MAX_DEPTH;
+  if (c.max_depth > MESH__PBJSON_MAX_DEPTH_LIMIT) c.max_depth = MESH__PBJSON_MAX_DEPTH_LIMIT;
   c.indent = indent < 0 ? 0 : indent > 16 ? 16 : indent;
   /* number formatting and reading in the "C" locale, whatever the application set */
   locale_t loc = mesh__pbjson_c_locale(), old = (locale_t)0;

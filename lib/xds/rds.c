@@ -363,6 +363,11 @@ static int route_match(ctx *c, const RouteMatch *m, mesh__route_matcher *out, co
       out->path.p = "";
       sub(w, where, "safe_regex");
       if (!(out->path_re = regex(c, m->safe_regex, MESH__RE_FULL, w))) return -1;
+      {
+        const char *pre;
+        size_t n = mesh__regex_prefix(out->path_re, &pre);
+        if (dup(c, &out->path_re_prefix, pre, n, false, w) < 0) return -1;
+      }
       break;
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_CONNECT_MATCHER:
       return fail(c, where, "connect_matcher: CONNECT routes are not supported");

@@ -515,6 +515,7 @@ Test(pbjson, field_mask) {
   cr_expect_str_eq(m->mask->paths[1], "x.y_z");
   put_all(m);
   dec_enc("mask: \"\"", "{\"mask\":\"\"}");
+  dec_err("mask: foo_bar", "mask", 1, "bad field mask \"foo_bar\": paths are lowerCamelCase");
 }
 
 /* ---------------------------------------------------------------- limits */
@@ -546,6 +547,48 @@ Test(pbjson, depth_limit) {
   cr_expect_eq(mesh__pbjson_decode(buf, o, &meshtest__all__descriptor, &shallow, &m2, &r), -1);
   cr_expect_null(m2);
   cr_expect(strstr(r.error.msg, "nesting deeper than 20 levels"), "%s", r.error.msg);
+}
+
+Test(pbjson, max_depth_is_clamped) {
+  /* a caller's huge max_depth cannot make the recursion blow the stack */
+  size_t n = 1500, o = 0;
+  char *t = malloc(n * 2 + 16);
+  o += (size_t)snprintf(t, 8, "val: ");
+  for (size_t i = 0; i < n; i++) t[o++] = '[';
+  for (size_t i = 0; i < n; i++) t[o++] = ']';
+  t[o] = '\0';
+  mesh__pbjson_opts deep = OPTS;
+  deep.max_depth = (size_t)1 << 40;
+  ProtobufCMessage *m;
+  mesh__pbjson_report r = {0};
+  cr_expect_eq(mesh__pbjson_decode(t, o, &meshtest__all__descriptor, &deep, &m, &r), -1);
+  cr_expect(strstr(r.error.msg, "nesting deeper than 1000 levels"), "%s", r.error.msg);
+  free(t);
+}
+
+Test(pbjson, one_report_for_several_decodes) {
+  const char *t = "- {a: 1, f_int32: 1}\n- {b: 2}\n- {f_int32: x}\n- {c: 3}\n";
+  mesh__doc *d;
+  mesh__pbjson_report r = {0};
+  cr_assert_eq(mesh__doc_parse(t, strlen(t), &OPTS, &d, &r), 0);
+  const mesh__node *root = mesh__doc_root(d);
+  int rcs[4];
+  for (size_t i = 0; i < 4; i++) {
+    char where[32];
+    snprintf(where, sizeof(where), "[%zu]", i);
+    ProtobufCMessage *m = NULL;
+    rcs[i] = mesh__pbjson_decode_node(mesh__node_at(root, i), &meshtest__all__descriptor, &OPTS, where, &m, &r);
+    if (m) protobuf_c_message_free_unpacked(m, NULL);
+  }
+  cr_expect(rcs[0] == 0 && rcs[1] == 0 && rcs[2] == -1 && rcs[3] == 0);
+  cr_assert_eq(r.nignored, 3, "unknown fields of every call are kept");
+  cr_expect_str_eq(r.ignored[0].path, "[0].a");
+  cr_expect_str_eq(r.ignored[1].path, "[1].b");
+  cr_expect_str_eq(r.ignored[2].path, "[3].c");
+  cr_expect_eq(r.ignored[2].line, 4);
+  cr_expect_str_eq(r.error.msg, "", "a successful call clears the error");
+  mesh__pbjson_report_free(&r);
+  mesh__doc_free(d);
 }
 
 Test(pbjson, aliases_expand_and_are_counted) {
