@@ -78,15 +78,6 @@ typedef struct dom {
   int kind;
 } dom;
 
-static uint32_t key_hash(const char *k, uint32_t len, int kind) {
-  uint32_t h = MESH__DOMAIN_HASH_INIT;
-  if (kind == DOM_SUFFIX)
-    for (uint32_t i = len; i > 0; i--) h = mesh__domain_hash_step(h, k[i - 1]);
-  else
-    for (uint32_t i = 0; i < len; i++) h = mesh__domain_hash_step(h, k[i]);
-  return h;
-}
-
 static int cmp_len_desc(const void *a, const void *b) {
   const dom *x = a, *y = b;
   if (x->len != y->len) return x->len > y->len ? -1 : 1;
@@ -104,28 +95,23 @@ static bool ends_with_port(const char *s, size_t n) {
 static int build_map(mesh__route_table *rt, mesh__domain_map *m, const dom *d, size_t n, int kind, char *pool,
                      size_t *pool_used, char *err, size_t errlen) {
   size_t count = 0;
-  uint32_t max_len = 0;
-  for (size_t i = 0; i < n; i++)
-    if (d[i].kind == kind) {
-      count++;
-      if (d[i].len > max_len) max_len = d[i].len;
-    }
+  for (size_t i = 0; i < n; i++) count += d[i].kind == kind;
   if (count == 0) return 0;
+  /* Load factor at most 3/4 (linear probing, 64-byte slots). */
   size_t cap = 8;
-  while (cap < count * 2) cap *= 2;
+  while (cap * 3 < count * 4) cap *= 2;
   /* One slot a cache line. */
   char *raw = mesh__arena_alloc(rt->arena, cap * sizeof *m->slots + 63);
-  uint8_t *lens = kind == DOM_EXACT ? NULL : mesh__arena_calloc(rt->arena, (size_t)max_len + 1, 1);
+  uint32_t *lens = kind == DOM_EXACT ? NULL : mesh__arena_calloc(rt->arena, count, sizeof *lens);
   if (!raw || (kind != DOM_EXACT && !lens)) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   m->slots = (mesh__domain_slot *)(raw + ((64 - (uintptr_t)raw % 64) % 64));
   m->mask = (uint32_t)(cap - 1);
-  m->max_len = max_len;
   for (size_t i = 0; i < n; i++) {
     if (d[i].kind != kind) continue;
-    uint32_t h = key_hash(d[i].key, d[i].len, kind);
+    uint32_t h = mesh__domain_hash(d[i].key, d[i].len);
     size_t s = h & m->mask;
     while (m->slots[s].vh) {
       const mesh__domain_slot *o = &m->slots[s];
@@ -154,7 +140,16 @@ static int build_map(mesh__route_table *rt, mesh__domain_map *m, const dom *d, s
     m->slots[s].vh = &rt->vhosts[d[i].vhost];
     m->slots[s].keys = rt->vhosts[d[i].vhost].keys;
     memcpy(m->slots[s].head, key, d[i].len < MESH__DOMAIN_INLINE ? d[i].len : MESH__DOMAIN_INLINE);
-    if (lens) lens[d[i].len] = 1;
+    if (lens) {
+      /* Distinct lengths, longest first (insertion into a short list). */
+      uint32_t L = d[i].len, k = 0;
+      while (k < m->nlens && lens[k] > L) k++;
+      if (k == m->nlens || lens[k] != L) {
+        memmove(lens + k + 1, lens + k, (m->nlens - k) * sizeof *lens);
+        lens[k] = L;
+        m->nlens++;
+      }
+    }
     m->count++;
   }
   m->lens = lens;
@@ -202,6 +197,7 @@ static int build_keys(mesh__route_table *rt, mesh__vhost *vh) {
     const mesh__route_matcher *m = &r->match;
     const mesh__rstr *lit = m->path_kind == MESH__PATH_REGEX ? &m->path_re_prefix : &m->path;
     k[j].kind = m->path_kind;
+    k[j].re = m->path_re;
     k[j].fold = m->path_kind != MESH__PATH_REGEX && !m->case_sensitive;
     if (m->has_fraction || m->grpc || m->nqueries || m->nheaders > 255) k[j].extra |= MESH__KEY_OTHER;
     if (m->nheaders && m->nheaders <= 255) {

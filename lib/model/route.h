@@ -316,7 +316,8 @@ typedef struct mesh__route_key {
                   * route its literal prefix (path_re_prefix) */
   char head[MESH__ROUTE_KEY_INLINE]; /* literal[0..min(len, INLINE)) */
   const mesh__header_matcher *hdr;   /* the route's match.headers */
-} mesh__route_key; /* 32 bytes, two a cache line; key i is vhost->routes[i] */
+  const mesh__regex *re;             /* the route's match.path_re */
+} mesh__route_key; /* 40 bytes; key i is vhost->routes[i] */
 
 struct mesh__vhost {
   const mesh__route_key *keys; /* [nroutes], built by mesh__route_table_seal() */
@@ -351,8 +352,8 @@ typedef struct mesh__domain_map {
   mesh__domain_slot *slots;    /* 64-byte aligned */
   uint32_t mask;       /* slots - 1 (power of two), 0 when empty */
   uint32_t count;
-  const uint8_t *lens; /* lens[L] != 0: some key has length L (wildcard maps) */
-  uint32_t max_len;
+  const uint32_t *lens; /* wildcard maps: the distinct key lengths, longest first */
+  uint32_t nlens;
 } mesh__domain_map;
 
 typedef struct mesh__domain_entry {
@@ -437,15 +438,56 @@ static inline int mesh__route_table_check_clusters(const mesh__route_table *rt, 
   return -1;
 }
 
-/* Domain hashing shared by the index builder and the matcher: FNV-1a over
- * lower-cased bytes, forward for exact and prefix keys, backward (from the
- * last byte) for suffix keys, so one pass over a host yields the hash of
- * every prefix or every suffix. */
-#define MESH__DOMAIN_HASH_INIT 2166136261u
-static inline uint32_t mesh__domain_hash_step(uint32_t h, char c) {
-  unsigned char u = (unsigned char)c;
-  if (u >= 'A' && u <= 'Z') u = (unsigned char)(u + 32);
-  return (h ^ u) * 16777619u;
+/* Domain hashing and comparison, shared by the index builder and the
+ * matcher: eight bytes at a time, ASCII letters folded to lower case with
+ * SWAR arithmetic, so a lookup costs a few instructions per 8 bytes. */
+static inline uint64_t mesh__lower8(uint64_t w) {
+  uint64_t h = w & 0x7f7f7f7f7f7f7f7full;
+  uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3full; /* bit 7: byte >= 'A' */
+  uint64_t gt_z = h + 0x2525252525252525ull; /* bit 7: byte > 'Z' */
+  uint64_t upper = ge_a & ~gt_z & ~w & 0x8080808080808080ull;
+  return w | (upper >> 2);
+}
+
+static inline uint64_t mesh__load8(const char *p) {
+  uint64_t w;
+  __builtin_memcpy(&w, p, 8);
+  return w;
+}
+
+/* s[0..n), n < 8, as a word (zero-filled). */
+static inline uint64_t mesh__load_short(const char *s, size_t n) {
+  uint64_t w = 0;
+  for (size_t i = 0; i < n; i++) w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+  return w;
+}
+
+static inline uint64_t mesh__hash_mix(uint64_t h, uint64_t w) {
+  h = (h ^ w) * 0xff51afd7ed558ccdull;
+  return h ^ (h >> 29);
+}
+
+/* Case-insensitive hash of s[0..n). */
+static inline uint32_t mesh__domain_hash(const char *s, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) h = mesh__hash_mix(h, mesh__lower8(mesh__load8(s + i)));
+    if (i < n) h = mesh__hash_mix(h, mesh__lower8(mesh__load8(s + n - 8))); /* overlapping tail */
+  } else {
+    h = mesh__hash_mix(h, mesh__lower8(mesh__load_short(s, n)));
+  }
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+/* s[0..n) equals key[0..n) ignoring ASCII case; key is lower-case. */
+static inline bool mesh__domain_eq(const char *s, const char *key, size_t n) {
+  if (n < 8) return mesh__lower8(mesh__load_short(s, n)) == mesh__load_short(key, n);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    if (mesh__lower8(mesh__load8(s + i)) != mesh__load8(key + i)) return false;
+  return i == n || mesh__lower8(mesh__load8(s + n - 8)) == mesh__load8(key + n - 8);
 }
 
 #endif

@@ -238,9 +238,17 @@ static bool is_grpc(const mesh__route_input *in) {
   return n == 16 || ct[16] == '+';
 }
 
-/* Length of the path without query and fragment. */
+/* Length of the path without query and fragment: eight bytes at a time
+ * until a word holds '?' or '#' (exact zero-byte test), then bytewise. */
 static inline size_t path_only_len(const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = mesh__load8(p + i);
+    uint64_t q = w ^ (ones * '?'), f = w ^ (ones * '#');
+    if (((q - ones) & ~q & highs) | ((f - ones) & ~f & highs)) break;
+  }
+  for (; i < n; i++)
     if (p[i] == '?' || p[i] == '#') return i;
   return n;
 }
@@ -254,51 +262,47 @@ static const mesh__vhost *map_get(const mesh__route_table *rt, const mesh__domai
     if (!sl->vh) return NULL;
     if (sl->hash != h || sl->len != len) continue;
     size_t in = len < MESH__DOMAIN_INLINE ? len : MESH__DOMAIN_INLINE;
-    if (!eq_fold(k, sl->head, in, true) ||
-        (len > in && !eq_fold(k + in, rt->domain_pool + sl->off + in, len - in, true)))
+    if (!mesh__domain_eq(k, sl->head, in) ||
+        (len > in && !mesh__domain_eq(k + in, rt->domain_pool + sl->off + in, len - in)))
       continue;
-    /* The route keys are read next: start fetching them now. */
+    /* The vhost and its route keys are read next: start fetching them. */
     __builtin_prefetch(sl->vh);
     __builtin_prefetch(sl->keys);
     __builtin_prefetch((const char *)sl->keys + 64);
     __builtin_prefetch((const char *)sl->keys + 128);
     __builtin_prefetch((const char *)sl->keys + 192);
+    __builtin_prefetch((const char *)sl->keys + 256);
+    __builtin_prefetch((const char *)sl->keys + 320);
     return sl->vh;
   }
 }
 
-/* Longest suffix key shorter than the host: hash backwards from the end,
- * probing at each length some key has. */
+static const mesh__vhost *find_exact(const mesh__route_table *rt, const char *a, size_t n) {
+  return rt->exact.count ? map_get(rt, &rt->exact, a, n, mesh__domain_hash(a, n)) : NULL;
+}
+
+/* The longest suffix (prefix) key shorter than the host: one probe per
+ * distinct key length, longest first. */
 static const mesh__vhost *find_suffix(const mesh__route_table *rt, const char *a, size_t n) {
   const mesh__domain_map *m = &rt->suffix;
-  if (!m->count || n < 2) return NULL;
-  size_t max = n - 1 < m->max_len ? n - 1 : m->max_len;
-  const mesh__vhost *best = NULL;
-  uint32_t h = MESH__DOMAIN_HASH_INIT;
-  for (size_t j = 1; j <= max; j++) {
-    h = mesh__domain_hash_step(h, a[n - j]);
-    if (m->lens[j]) {
-      const mesh__vhost *vh = map_get(rt, m, a + n - j, j, h);
-      if (vh) best = vh;
-    }
+  for (uint32_t i = 0; i < m->nlens; i++) {
+    size_t L = m->lens[i];
+    if (L >= n) continue;
+    const mesh__vhost *vh = map_get(rt, m, a + n - L, L, mesh__domain_hash(a + n - L, L));
+    if (vh) return vh;
   }
-  return best;
+  return NULL;
 }
 
 static const mesh__vhost *find_prefix(const mesh__route_table *rt, const char *a, size_t n) {
   const mesh__domain_map *m = &rt->prefix;
-  if (!m->count || n < 2) return NULL;
-  size_t max = n - 1 < m->max_len ? n - 1 : m->max_len;
-  const mesh__vhost *best = NULL;
-  uint32_t h = MESH__DOMAIN_HASH_INIT;
-  for (size_t j = 1; j <= max; j++) {
-    h = mesh__domain_hash_step(h, a[j - 1]);
-    if (m->lens[j]) {
-      const mesh__vhost *vh = map_get(rt, m, a, j, h);
-      if (vh) best = vh;
-    }
+  for (uint32_t i = 0; i < m->nlens; i++) {
+    size_t L = m->lens[i];
+    if (L >= n) continue;
+    const mesh__vhost *vh = map_get(rt, m, a, L, mesh__domain_hash(a, L));
+    if (vh) return vh;
   }
-  return best;
+  return NULL;
 }
 
 /* Length of authority without ":port" (n when it has none). */
@@ -316,16 +320,7 @@ const mesh__vhost *mesh__route_vhost(const mesh__route_table *rt, const char *a,
   if (hn < n && (rt->ignore_port_in_host_matching || !rt->domain_has_port)) n = hn;
   bool two = hn < n;
   const mesh__vhost *vh;
-  if (rt->exact.count) {
-    /* One pass hashes the authority with and without its port. */
-    uint32_t h = MESH__DOMAIN_HASH_INIT, hh = h;
-    for (size_t i = 0; i < n; i++) {
-      if (i == hn) hh = h;
-      h = mesh__domain_hash_step(h, a[i]);
-    }
-    if (two) __builtin_prefetch(&rt->exact.slots[hh & rt->exact.mask]);
-    if ((vh = map_get(rt, &rt->exact, a, n, h)) || (two && (vh = map_get(rt, &rt->exact, a, hn, hh)))) return vh;
-  }
+  if ((vh = find_exact(rt, a, n)) || (two && (vh = find_exact(rt, a, hn)))) return vh;
   if ((vh = find_suffix(rt, a, n)) || (two && (vh = find_suffix(rt, a, hn)))) return vh;
   if ((vh = find_prefix(rt, a, n)) || (two && (vh = find_prefix(rt, a, hn)))) return vh;
   return rt->any;
@@ -374,7 +369,7 @@ static inline bool path_matches(const mesh__route_key *k, const mesh__route *r, 
     case MESH__PATH_SEP_PREFIX:
       return plen == n || path[n] == '/';
     case MESH__PATH_REGEX:
-      return mesh__regex_match(r->match.path_re, path, plen) == 1;
+      return mesh__regex_match(k->re, path, plen) == 1;
     default:
       return false;
   }

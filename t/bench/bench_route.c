@@ -21,7 +21,7 @@
  *
  * Output:
  *   bench: case=route_lookup vhosts=1000 routes_per_vhost=10 p50_ns=... p90_ns=... p99_ns=...
- * Exit status 1 when p50 exceeds TARGET_P50_NS.
+ * Exit status 1 when p50 exceeds TARGET_P50_NS (not in sanitizer builds).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -45,6 +45,19 @@
 #define BATCH 64
 #define NBATCH 40000
 #define TARGET_P50_NS 500
+
+/* Sanitizer builds (make check-sanitizers, --enable-sanitizers) run the
+ * bench for its checks, not its figures: the target is not enforced. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void) {
@@ -74,11 +87,20 @@ static mesh__rstr S(const char *fmt, ...) {
   return r;
 }
 
+/* One compiled regex per distinct pattern, as xds/rds.c shares them. */
 static const mesh__regex *RE(const char *pattern) {
+  static struct {
+    const char *pattern;
+    const mesh__regex *re;
+  } seen[8];
+  static size_t nseen;
+  for (size_t i = 0; i < nseen; i++)
+    if (!strcmp(seen[i].pattern, pattern)) return seen[i].re;
   char err[200];
   mesh__regex *re = mesh__regex_compile(pattern, strlen(pattern), MESH__RE_FULL, 0, err, sizeof err);
   if (!re) die(err);
   if (mesh__route_table_on_free(RT, mesh__regex_free_cb, re) < 0) die("out of memory");
+  if (nseen < sizeof seen / sizeof *seen) seen[nseen].pattern = pattern, seen[nseen++].re = re;
   return re;
 }
 
@@ -351,15 +373,15 @@ int main(void) {
   qsort(per, NBATCH, sizeof *per, cmp_double);
   double p50 = per[NBATCH / 2], p90 = per[NBATCH * 9 / 10], p99 = per[NBATCH * 99 / 100];
   printf("bench: case=route_lookup vhosts=%d routes_per_vhost=%d p50_ns=%.0f p90_ns=%.0f p99_ns=%.0f "
-         "batch=%d batches=%d target_p50_ns=%d\n",
-         NVHOSTS, NROUTES, p50, p90, p99, BATCH, NBATCH, TARGET_P50_NS);
+         "batch=%d batches=%d target_p50_ns=%d%s\n",
+         NVHOSTS, NROUTES, p50, p90, p99, BATCH, NBATCH, TARGET_P50_NS, SANITIZED ? " sanitized=1" : "");
   fflush(stdout);
   free(per);
   free(REQ);
   mesh__route_table_unref(RT);
   mesh__regex_thread_cleanup();
   if (sink == 1) puts(""); /* keep the lookups */
-  if (p50 > TARGET_P50_NS) {
+  if (p50 > TARGET_P50_NS && !SANITIZED) {
     fprintf(stderr, "bench_route: p50 %.0f ns is above the %d ns target\n", p50, TARGET_P50_NS);
     return 1;
   }

@@ -438,6 +438,34 @@ Test(regex, escapes_and_classes_are_not_mistaken_for_groups) {
   mesh__regex_free(re);
 }
 
+static const char *prefix_of(const char *pattern, int mode) {
+  static char buf[64];
+  mesh__regex *re = re_ok(pattern, mode);
+  const char *p;
+  size_t n = mesh__regex_prefix(re, &p);
+  snprintf(buf, sizeof buf, "%.*s", (int)n, p);
+  mesh__regex_free(re);
+  return buf;
+}
+
+Test(regex, literal_prefix_is_a_necessary_condition) {
+  cr_expect_str_eq(prefix_of("/api/v1/items/[0-9]+", MESH__RE_FULL), "/api/v1/items/");
+  cr_expect_str_eq(prefix_of("^/abc", MESH__RE_FULL), "/abc");
+  cr_expect_str_eq(prefix_of("/ab?c", MESH__RE_FULL), "/a", "a quantified character is optional");
+  cr_expect_str_eq(prefix_of("/abc*", MESH__RE_FULL), "/ab");
+  cr_expect_str_eq(prefix_of("/x{2}", MESH__RE_FULL), "/");
+  cr_expect_str_eq(prefix_of("/a\\.b\\-", MESH__RE_FULL), "/a.b-");
+  cr_expect_str_eq(prefix_of("/abc$", MESH__RE_FULL), "/abc");
+  cr_expect_str_eq(prefix_of("/abc(?i)def", MESH__RE_FULL), "/abc");
+  cr_expect_str_eq(prefix_of("(?i)/abc", MESH__RE_FULL), "", "a flag could apply to it");
+  cr_expect_str_eq(prefix_of("/a|/b", MESH__RE_FULL), "", "an alternation");
+  cr_expect_str_eq(prefix_of("/x(a|b)", MESH__RE_FULL), "", "any alternation");
+  cr_expect_str_eq(prefix_of("\\d+", MESH__RE_FULL), "");
+  cr_expect_str_eq(prefix_of("/a\\Qb\\E", MESH__RE_FULL), "/a");
+  cr_expect_str_eq(prefix_of(".*", MESH__RE_FULL), "");
+  cr_expect_str_eq(prefix_of("/abc", MESH__RE_SEARCH), "", "search mode has none");
+}
+
 Test(regex, max_program_size_is_applied_to_the_pattern_length) {
   char err[200];
   mesh__regex *re = mesh__regex_compile("abcdef", 6, MESH__RE_FULL, 5, err, sizeof err);
@@ -1491,15 +1519,28 @@ Test(rds, unknown_match_fields_are_refused) {
                                      .data = NULL};
   m->base.unknown_fields = &uf;
   m->base.n_unknown_fields = 1;
-  expect_error(back, "virtual_hosts[0].routes[0].match: field 11 is not supported");
+  expect_error(back, "virtual_hosts[0].routes[0].match: field 11: not supported (a match condition");
   m->base.n_unknown_fields = 0;
   m->base.unknown_fields = NULL;
-  back->virtual_hosts[0]->routes[0]->base.unknown_fields = &uf;
-  back->virtual_hosts[0]->routes[0]->base.n_unknown_fields = 1;
+  /* Route.decorator (5), twice: named, noted once. */
+  ProtobufCMessageUnknownField two[2] = {uf, uf};
+  two[0].tag = two[1].tag = 5;
+  Route *rr = back->virtual_hosts[0]->routes[0];
+  rr->base.unknown_fields = two;
+  rr->base.n_unknown_fields = 2;
+  mesh__notes_free(&NOTES);
   build(back);
-  cr_expect(noted("virtual_hosts[0].routes[0].field 11: not supported, ignored"));
-  back->virtual_hosts[0]->routes[0]->base.n_unknown_fields = 0;
-  back->virtual_hosts[0]->routes[0]->base.unknown_fields = NULL;
+  cr_expect(noted("virtual_hosts[0].routes[0].decorator: not supported, ignored"));
+  cr_expect_eq(NOTES.n, 1);
+  rr->base.n_unknown_fields = 0;
+  rr->base.unknown_fields = NULL;
+  /* RouteAction.metadata_match (4) would change where traffic goes. */
+  uf.tag = 4;
+  rr->route->base.unknown_fields = &uf;
+  rr->route->base.n_unknown_fields = 1;
+  expect_error(back, "virtual_hosts[0].routes[0].route: metadata_match: not supported");
+  rr->route->base.n_unknown_fields = 0;
+  rr->route->base.unknown_fields = NULL;
   envoy__config__route__v3__route_configuration__free_unpacked(back, NULL);
 }
 
@@ -1514,13 +1555,16 @@ Test(rds, table_lifetime_and_cluster_names) {
   RouteConfiguration *rc = rc_new();
   VirtualHost *vh = vh_add(rc, "v", "*");
   to_cluster(route_add(vh, REGEX, "/a.*"), "one");
+  to_cluster(route_add(vh_add(rc, "w", "w.com"), REGEX, "/a.*"), "one");
   WeightedCluster *wc = weighted(route_add(vh, PREFIX, "/"));
   weight_add(wc, "two", 1);
   weight_add(wc, "", 1)->cluster_header = str("x-c");
   build(rc);
   int n = 0;
   mesh__route_table_each_cluster(RT, count_cluster, &n);
-  cr_expect_eq(n, 2, "names only, not cluster_header");
+  cr_expect_eq(n, 3, "names only, not cluster_header");
+  cr_expect_eq(RT->vhosts[0].routes[0].match.path_re, RT->vhosts[1].routes[0].match.path_re,
+               "one compiled regex for one pattern");
   cr_expect_str_eq(mesh__route_table_name(RT), "rc");
   /* Another reference keeps the table (and its regexes) alive. */
   mesh__route_table *ref = mesh__route_table_ref(RT);
