@@ -48,6 +48,8 @@ typedef struct mesh__snapshot {
   size_t nclusters;
   mesh__resource *resources;
   size_t nresources;
+  const char **ignored;           /* unknown fields outside any resource */
+  size_t nignored;
   /* open-addressing indexes by name (slot = index + 1, 0 empty) */
   uint32_t *listener_idx, *cluster_idx;
   size_t listener_cap, cluster_cap;

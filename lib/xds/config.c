@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ typedef struct build {
   mesh__pbjson_opts jopts;
   /* decoded resources, in order */
   ProtobufCMessage **msgs;
+  char **paths; /* where each came from in the file ("static_resources.clusters[2]") */
   size_t nmsgs, capmsgs;
   mesh__snapshot *snap;
 } build;
@@ -67,16 +69,23 @@ static int fail(build *b, const char *fmt, ...) {
   return -1;
 }
 
-static int push_msg(build *b, ProtobufCMessage *m) {
+/* Takes m (freed here on failure). */
+static int push_msg(build *b, ProtobufCMessage *m, const char *path) {
   if (b->nmsgs == b->capmsgs) {
     size_t cap = b->capmsgs ? b->capmsgs * 2 : 16;
     ProtobufCMessage **v = realloc(b->msgs, cap * sizeof *v);
-    if (!v) return -1;
-    b->msgs = v;
+    char **p = v ? realloc(b->paths, cap * sizeof *p) : NULL;
+    if (v) b->msgs = v;
+    if (p) b->paths = p;
+    if (!v || !p) goto oom;
     b->capmsgs = cap;
   }
+  if (!(b->paths[b->nmsgs] = strdup(path))) goto oom;
   b->msgs[b->nmsgs++] = m;
   return 0;
+oom:
+  protobuf_c_message_free_unpacked(m, NULL);
+  return -1;
 }
 
 /* An Any from the file → its message (unpacked with our descriptor). */
@@ -91,10 +100,7 @@ static int unpack_any(build *b, const Google__Protobuf__Any *any, const char *wh
                 "ClusterLoadAssignment", where, d->name);
   ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, any->value.len, any->value.data);
   if (!m) return fail(b, "%s: could not decode %s", where, d->name);
-  if (push_msg(b, m)) {
-    protobuf_c_message_free_unpacked(m, NULL);
-    return fail(b, "out of memory");
-  }
+  if (push_msg(b, m, where)) return fail(b, "out of memory");
   return 0;
 }
 
@@ -134,7 +140,9 @@ static int decode_file(build *b, const char *text, size_t len, char **version, m
         one = protobuf_c_message_unpack(&envoy__config__listener__v3__listener__descriptor, NULL, n, buf);
       }
       free(buf);
-      if (!one || push_msg(b, one)) rc = fail(b, "out of memory");
+      char where[64];
+      snprintf(where, sizeof where, "static_resources.listeners[%zu]", i);
+      if (!one || push_msg(b, one, where)) rc = fail(b, "out of memory");
     }
     for (size_t i = 0; sr && i < sr->n_clusters && rc == 0; i++) {
       size_t n = protobuf_c_message_get_packed_size(&sr->clusters[i]->base);
@@ -145,7 +153,9 @@ static int decode_file(build *b, const char *text, size_t len, char **version, m
         one = protobuf_c_message_unpack(&envoy__config__cluster__v3__cluster__descriptor, NULL, n, buf);
       }
       free(buf);
-      if (!one || push_msg(b, one)) rc = fail(b, "out of memory");
+      char where[64];
+      snprintf(where, sizeof where, "static_resources.clusters[%zu]", i);
+      if (!one || push_msg(b, one, where)) rc = fail(b, "out of memory");
     }
     protobuf_c_message_free_unpacked(m, NULL);
   } else if (root && mesh__node_get(root, "resources")) {
@@ -218,7 +228,15 @@ static int count_type(build *b, const ProtobufCMessageDescriptor *d) {
   return n;
 }
 
-/* Translate every decoded resource into the snapshot and link them. */
+/* Does the note "PATH: ..." fall under the resource at prefix? */
+static bool note_under(const char *note, const char *prefix) {
+  size_t n = strlen(prefix);
+  return strncmp(note, prefix, n) == 0 && (note[n] == '.' || note[n] == '[' || note[n] == ':');
+}
+
+/* Translate every decoded resource into the snapshot and link them.
+ * file_notes holds the decoder's notes (unknown fields) on entry: each goes
+ * to the resource it was found in, the rest to the snapshot. */
 static int translate_all(build *b, mesh__notes *file_notes) {
   mesh__snapshot *s = b->snap;
   mesh__arena *a = s->arena;
@@ -229,7 +247,12 @@ static int translate_all(build *b, mesh__notes *file_notes) {
   s->routes = mesh__arena_calloc(a, nr + 1, sizeof *s->routes);
   s->clusters = mesh__arena_calloc(a, nc + 1, sizeof *s->clusters);
   s->resources = mesh__arena_calloc(a, b->nmsgs + 1, sizeof *s->resources);
-  if (!s->listeners || !s->routes || !s->clusters || !s->resources) return fail(b, "out of memory");
+  size_t ndecoded = file_notes->n;
+  bool *placed = calloc(ndecoded + 1, sizeof *placed);
+  if (!s->listeners || !s->routes || !s->clusters || !s->resources || !placed) {
+    free(placed);
+    return fail(b, "out of memory");
+  }
 
   /* Load assignments first: clusters may name them (EDS). */
   const Envoy__Config__Endpoint__V3__ClusterLoadAssignment **clas = calloc(b->nmsgs + 1, sizeof *clas);
@@ -243,6 +266,11 @@ static int translate_all(build *b, mesh__notes *file_notes) {
     const char *kind = strrchr(type_url_of(m), '.') + 1;
     mesh__notes notes;
     mesh__notes_init(&notes);
+    for (size_t k = 0; k < ndecoded; k++)
+      if (!placed[k] && note_under(file_notes->v[k], b->paths[i])) {
+        mesh__notes_add(&notes, file_notes->v[k]);
+        placed[k] = true;
+      }
     if (!name || !*name) {
       rc = fail(b, "%s #%zu: name is required", kind, i);
       mesh__notes_free(&notes);
@@ -291,12 +319,14 @@ static int translate_all(build *b, mesh__notes *file_notes) {
     r->json = mesh__pbjson_encode(m, &b->jopts, 2);
     r->nignored = notes.n;
     r->ignored = mesh__arena_calloc(a, notes.n + 1, sizeof *r->ignored);
-    for (size_t k = 0; r->ignored && k < notes.n; k++) {
-      r->ignored[k] = mesh__arena_strdup(a, notes.v[k]);
-      mesh__notes_add(file_notes, notes.v[k]);
-    }
+    for (size_t k = 0; r->ignored && k < notes.n; k++) r->ignored[k] = mesh__arena_strdup(a, notes.v[k]);
     mesh__notes_free(&notes);
   }
+  /* Notes outside any resource (a bootstrap's admin, node, ...). */
+  s->ignored = mesh__arena_calloc(a, ndecoded + 1, sizeof *s->ignored);
+  for (size_t k = 0; s->ignored && k < ndecoded; k++)
+    if (!placed[k]) s->ignored[s->nignored++] = mesh__arena_strdup(a, file_notes->v[k]);
+  free(placed);
 
   /* Link: EDS clusters to their load assignments. */
   for (size_t i = 0; rc == 0 && i < s->nclusters; i++) {
@@ -369,8 +399,12 @@ int mesh__config_build(const char *text, size_t len, const char *origin, mesh__s
       rc = translate_all(&b, &notes);
     }
   }
-  for (size_t i = 0; i < b.nmsgs; i++) protobuf_c_message_free_unpacked(b.msgs[i], NULL);
+  for (size_t i = 0; i < b.nmsgs; i++) {
+    protobuf_c_message_free_unpacked(b.msgs[i], NULL);
+    free(b.paths[i]);
+  }
   free(b.msgs);
+  free(b.paths);
   free(version);
   mesh__notes_free(&notes);
   if (rc != 0) {
@@ -384,6 +418,7 @@ int mesh__config_build(const char *text, size_t len, const char *origin, mesh__s
 /* ---- the handle's file source ---- */
 
 static void log_ignored(struct mesh *m, const mesh__snapshot *s) {
+  for (size_t k = 0; k < s->nignored; k++) mesh__log(&m->opts.log, MESH_LOG_WARN, "%s: %s", s->origin, s->ignored[k]);
   for (size_t i = 0; i < s->nresources; i++)
     for (size_t k = 0; k < s->resources[i].nignored; k++)
       mesh__log(&m->opts.log, MESH_LOG_WARN, "%s: %s \"%s\": %s", s->origin,
@@ -496,7 +531,12 @@ char *mesh__config_dump(struct mesh *m) {
   rc |= put(&b, num);
   rc |= put(&b, ",\n  \"last_error\": ");
   rc |= put_json_string(&b, st ? st->last_error : "");
-  rc |= put(&b, ",\n  \"resources\": [");
+  rc |= put(&b, ",\n  \"ignored\": [");
+  for (size_t k = 0; s && k < s->nignored; k++) {
+    if (k) rc |= put(&b, ", ");
+    rc |= put_json_string(&b, s->ignored[k]);
+  }
+  rc |= put(&b, "],\n  \"resources\": [");
   for (size_t i = 0; s && i < s->nresources; i++) {
     const mesh__resource *r = &s->resources[i];
     rc |= put(&b, i ? ",\n    {" : "\n    {");

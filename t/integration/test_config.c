@@ -335,3 +335,48 @@ Test(config, routes_direct_response_redirect_and_no_route) {
   mesh_string_free(dump);
   mesh_free(m);
 }
+
+/* Unknown fields are ignored and reported: in the dump, on the resource
+ * they were found in (or at the top when outside any), and in the log. */
+Test(config, unknown_fields_are_reported_where_they_are) {
+  char text[2048];
+  snprintf(text, sizeof text,
+           "admin: {address: {socket_address: {address: 0.0.0.0, port_value: 9901}}}\n"
+           "static_resources:\n"
+           "  listeners:\n"
+           "  - name: u.mesh\n"
+           "    api_listener:\n"
+           "      api_listener:\n"
+           "        \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+           "HttpConnectionManager\n"
+           "        route_config:\n"
+           "          virtual_hosts:\n"
+           "          - {name: u, domains: [\"*\"], routes: [{match: {prefix: /}, route: {cluster: c}}]}\n"
+           "  clusters:\n"
+           "  - name: c\n"
+           "    colour: blue\n"
+           "    load_assignment:\n"
+           "      cluster_name: c\n"
+           "      endpoints:\n"
+           "      - lb_endpoints:\n"
+           "        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}\n",
+           up1.port);
+  write_file_atomic(cfg_path, text);
+  char err[512] = "";
+  cr_assert_eq(mesh_config_check_file(cfg_path, err, sizeof err), MESH_OK, "%s", err);
+  struct event_base *eb = event_base_new();
+  int logs = 0;
+  mesh *m = attached_with_config(eb, cfg_path, &logs);
+  cr_expect_geq(logs, 2, "each ignored field is logged");
+  char *dump = NULL;
+  cr_assert_eq(mesh_config_dump(m, &dump), MESH_OK);
+  cr_expect(strstr(dump, "\"ignored\": [\"admin: unknown field, ignored\"]") != NULL, "top-level note: %s", dump);
+  const char *cl = strstr(dump, "\"name\": \"c\"");
+  cr_assert_not_null(cl, "%s", dump);
+  const char *note = strstr(cl, "static_resources.clusters[0].colour: unknown field, ignored");
+  const char *next = strstr(cl, "\"resource\":");
+  cr_expect(note && next && note < next, "note on the cluster's own entry: %s", dump);
+  mesh_string_free(dump);
+  mesh_free(m);
+  event_base_free(eb);
+}
