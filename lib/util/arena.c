@@ -16,6 +16,8 @@ struct mesh__arena {
 };
 
 #define ALIGN (sizeof(max_align_t))
+#define ARENA_FIRST_CHUNK 256
+#define ARENA_MAX_CHUNK 16384
 
 mesh__arena *mesh__arena_new(size_t limit) {
   mesh__arena *a = calloc(1, sizeof *a);
@@ -41,7 +43,12 @@ void *mesh__arena_alloc(mesh__arena *a, size_t n) {
   if (a->limit && (a->total + n > a->limit)) return NULL;
   chunk *c = a->head;
   if (!c || c->cap - c->used < n) {
-    size_t cap = n > 4096 ? n : 4096;
+    /* Chunks grow geometrically from small: a mesh holds many tiny arenas
+     * (one per cluster, load assignment and picker; 10,000s of each), so a
+     * fixed 4 KiB first chunk would cost more than the objects themselves. */
+    size_t next = c ? c->cap * 2 : ARENA_FIRST_CHUNK;
+    if (next > ARENA_MAX_CHUNK) next = ARENA_MAX_CHUNK;
+    size_t cap = n > next ? n : next;
     c = malloc(sizeof *c + cap);
     if (!c) return NULL;
     c->used = 0;
