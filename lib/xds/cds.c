@@ -616,11 +616,13 @@ static int outlier(const Envoy__Config__Cluster__V3__OutlierDetection *od, mesh_
       get_duration(od->max_ejection_time_jitter, "outlier_detection.max_ejection_time_jitter", -1,
                    &o->max_ejection_time_jitter_ms, err, errlen) < 0)
     return -1;
+  /* Envoy (DetectorConfig): an unset max_ejection_time is
+   * max(300 s, base_ejection_time); a set one below base_ejection_time is
+   * an error (DetectorImpl::create). */
+  if (!max_set && o->max_ejection_time_ms < o->base_ejection_time_ms) o->max_ejection_time_ms = o->base_ejection_time_ms;
   if (o->base_ejection_time_ms > o->max_ejection_time_ms)
-    return fail(err, errlen,
-                "outlier_detection: max_ejection_time (%llums%s) is smaller than base_ejection_time (%llums)",
-                (unsigned long long)o->max_ejection_time_ms, max_set ? "" : ", the default",
-                (unsigned long long)o->base_ejection_time_ms);
+    return fail(err, errlen, "outlier_detection.max_ejection_time: %llums is smaller than base_ejection_time (%llums)",
+                (unsigned long long)o->max_ejection_time_ms, (unsigned long long)o->base_ejection_time_ms);
   note_unknown(&od->base, "outlier_detection", ignored);
   mesh__notes_add(ignored, "outlier_detection: stored, ejection is not active yet");
   return 0;

@@ -1328,7 +1328,9 @@ Test(cds, circuit_breakers_outlier_detection_transport_socket) {
   cds_rejects(m, "outlier_detection.max_ejection_percent: 101 is above the maximum 100");
   od.max_ejection_percent = NULL;
   od.base_ejection_time = dur(400, 0);
-  cds_rejects(m, "outlier_detection: max_ejection_time (300000ms, the default) is smaller than base_ejection_time");
+  od.max_ejection_time = dur(300, 0);
+  cds_rejects(m, "outlier_detection.max_ejection_time: 300000ms is smaller than base_ejection_time (400000ms)");
+  od.max_ejection_time = NULL;
   od.base_ejection_time = NULL;
   od.interval = dur(0, 0);
   cds_rejects(m, "outlier_detection.interval: must be greater than 0");
