@@ -26,6 +26,9 @@
  *
  * Health changes (ejection) rebuild the sets of one priority and the
  * priority loads: O(hosts of the priority), no allocation.
+ *
+ * The priority-load arithmetic is shared with the other policies
+ * (common.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,17 +51,6 @@ static inline void mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo) {
   *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
 }
 #endif
-
-/* min(100, floor(op * part / total)), total > 0. */
-static uint32_t capped_percent(uint64_t op, uint64_t part, uint64_t total) {
-#ifdef __SIZEOF_INT128__
-  u128 v = (u128)op * part / total;
-  return v >= 100 ? 100 : (uint32_t)v;
-#else
-  long double v = (long double)op * (long double)part / (long double)total;
-  return v >= 100.0L ? 100 : (uint32_t)v;
-#endif
-}
 
 /* ------------------------------------------------------------ schedulers */
 
@@ -186,103 +178,6 @@ static int sched_alloc(mesh__arena *a, sched *s, uint32_t cap) {
   return s->e ? 0 : -1;
 }
 
-/* ------------------------------------------------------------ priority load */
-
-static bool host_set_in_panic(const mesh__prio_in *in, uint32_t threshold) {
-  double healthy = in->hosts ? 100.0 * in->healthy_hosts / in->hosts : 0.0;
-  double degraded = in->hosts ? 100.0 * in->degraded_hosts / in->hosts : 0.0;
-  return healthy + degraded < (double)threshold;
-}
-
-/* Envoy's distributeLoad: returns the first priority with availability. */
-static int distribute(uint8_t *load, const uint32_t *avail, uint32_t n, uint32_t *total_load,
-                      uint32_t normalized) {
-  int first = -1;
-  for (uint32_t i = 0; i < n; i++) {
-    if (first < 0 && avail[i] > 0) first = (int)i;
-    uint32_t l = avail[i] * 100 / normalized;
-    if (l > *total_load) l = *total_load;
-    load[i] = (uint8_t)l;
-    *total_load -= l;
-  }
-  return first;
-}
-
-void mesh__lb_priority_load(const mesh__prio_in *in, uint32_t n, uint32_t op,
-                            uint32_t panic_threshold, mesh__prio_load *out) {
-  uint32_t health[MESH__MAX_PRIORITY + 1], degraded[MESH__MAX_PRIORITY + 1];
-  uint32_t sum = 0;
-  memset(out, 0, sizeof *out);
-  if (n == 0) return; /* the table points at priority 0, which has nothing */
-  if (n > MESH__MAX_PRIORITY + 1) n = MESH__MAX_PRIORITY + 1;
-  if (panic_threshold > 100) panic_threshold = 100;
-  for (uint32_t i = 0; i < n; i++) {
-    health[i] = in[i].total ? capped_percent(op, in[i].healthy, in[i].total) : 0;
-    degraded[i] = in[i].total ? capped_percent(op, in[i].degraded, in[i].total) : 0;
-    sum += health[i] + degraded[i];
-  }
-  uint32_t normalized = sum > 100 ? 100 : sum;
-  if (normalized > 0) {
-    uint32_t left = 100;
-    int fh = distribute(out->healthy, health, n, &left, normalized);
-    int fd = distribute(out->degraded, degraded, n, &left, normalized);
-    if (left) {
-      if (fh >= 0) out->healthy[fh] = (uint8_t)(out->healthy[fh] + left);
-      else out->degraded[fd] = (uint8_t)(out->degraded[fd] + left);
-    }
-  }
-  if (panic_threshold == 0 && normalized == 0) {
-    /* Panic disabled and nothing available: P0 gets the load, and finds
-     * no host. */
-    out->healthy[0] = 100;
-  } else {
-    for (uint32_t i = 0; i < n; i++)
-      out->panic[i] = normalized == 100 ? 0 : host_set_in_panic(&in[i], panic_threshold);
-    if (normalized < panic_threshold) {
-      /* Total panic: load by host count, over all priorities. */
-      uint64_t hosts = 0;
-      for (uint32_t i = 0; i < n; i++) hosts += in[i].hosts;
-      memset(out->degraded, 0, sizeof out->degraded);
-      if (hosts == 0) {
-        memset(out->healthy, 0, sizeof out->healthy);
-        out->healthy[0] = 100;
-      } else {
-        uint32_t left = 100;
-        int first = -1;
-        for (uint32_t i = 0; i < n; i++) {
-          if (first < 0 && in[i].hosts) first = (int)i;
-          uint32_t l = (uint32_t)(100 * (uint64_t)in[i].hosts / hosts);
-          out->healthy[i] = (uint8_t)l;
-          left -= l;
-        }
-        out->healthy[first] = (uint8_t)(out->healthy[first] + left);
-      }
-    }
-  }
-  /* choosePriority: h = r + 1 in 1..100, first priority whose cumulative
-   * healthy load reaches h, then the same over degraded loads. */
-  for (uint32_t r = 0; r < 100; r++) {
-    uint32_t h = r + 1, acc = 0;
-    bool found = false;
-    for (uint32_t i = 0; i < n && !found; i++) {
-      acc += out->healthy[i];
-      if (h <= acc) {
-        out->choice_prio[r] = (uint8_t)i;
-        out->choice_degraded[r] = 0;
-        found = true;
-      }
-    }
-    for (uint32_t i = 0; i < n && !found; i++) {
-      acc += out->degraded[i];
-      if (h <= acc) {
-        out->choice_prio[r] = (uint8_t)i;
-        out->choice_degraded[r] = 1;
-        found = true;
-      }
-    }
-  }
-}
-
 /* ------------------------------------------------------------ the picker */
 
 typedef struct rr_prio {
@@ -304,18 +199,11 @@ typedef struct rr_lb {
   mesh__prio_load load;
 } rr_lb;
 
-static inline uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 /* A per-scheduler start offset derived from the seed; 0 when seed is 0. */
 static uint64_t skip_for(const rr_lb *lb, uint64_t salt) {
   if (lb->seed == 0) return 0;
   uint64_t x = lb->seed ^ (salt * 0x9e3779b97f4a7c15ull);
-  return splitmix64(&x);
+  return mesh__lb_splitmix64(&x);
 }
 
 static mesh__health effective_health(const rr_lb *lb, uint32_t j) {
@@ -396,7 +284,7 @@ static void refresh_load(rr_lb *lb) {
 static int rr_pick(mesh__lb *base, const mesh__lb_ctx *ctx) {
   rr_lb *lb = (rr_lb *)base;
   if (lb->n_priorities == 0) return -1;
-  uint64_t r = ctx ? ctx->random : splitmix64(&lb->rng);
+  uint64_t r = ctx ? ctx->random : mesh__lb_splitmix64(&lb->rng);
   uint32_t slot = (uint32_t)(r % 100);
   uint32_t p = lb->load.choice_prio[slot];
   bool degraded = lb->load.choice_degraded[slot];

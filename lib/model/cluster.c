@@ -333,6 +333,7 @@ const char *mesh__lb_policy_name(mesh__lb_policy p) {
   case MESH__LB_RANDOM: return "RANDOM";
   case MESH__LB_RING_HASH: return "RING_HASH";
   case MESH__LB_MAGLEV: return "MAGLEV";
+  case MESH__LB_PEAK_EWMA: return "PEAK_EWMA";
   }
   return "?";
 }

@@ -132,7 +132,10 @@ typedef enum mesh__lb_policy {
   MESH__LB_LEAST_REQUEST = 1,
   MESH__LB_RANDOM = 2,
   MESH__LB_RING_HASH = 3,
-  MESH__LB_MAGLEV = 4
+  MESH__LB_MAGLEV = 4,
+  /* Linkerd's peak-EWMA least latency: no xDS lb_policy names it (Envoy
+   * has none); selectable by setting lb_policy in the model only. */
+  MESH__LB_PEAK_EWMA = 5
 } mesh__lb_policy;
 
 typedef enum mesh__dns_family {

@@ -711,7 +711,7 @@ Test(round_robin, picker_keeps_the_model_alive) {
 
 Test(round_robin, vtable_lookup) {
   cr_expect_eq(mesh__lb_vtable_for(MESH__LB_ROUND_ROBIN), &mesh__lb_round_robin);
-  cr_expect_null(mesh__lb_vtable_for(MESH__LB_MAGLEV));
+  cr_expect_eq(mesh__lb_vtable_for(MESH__LB_MAGLEV), &mesh__lb_maglev); /* test_lb_policies.c */
   cr_expect_str_eq(mesh__lb_round_robin.name, "round_robin");
   mesh__load_assignment *la = mesh__load_assignment_new(0, 0);
   mesh__cluster *c = mesh__cluster_new();
@@ -1096,16 +1096,16 @@ Test(cds, eds_clusters) {
 
 Test(cds, lb_policies) {
   Cluster *m = static_cluster();
-  static const struct { int policy; const char *name; } no[] = {
-      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST, "LEAST_REQUEST"},
-      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RING_HASH, "RING_HASH"},
-      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RANDOM, "RANDOM"},
-      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__MAGLEV, "MAGLEV"}};
-  char want[128];
-  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
-    m->lb_policy = (Envoy__Config__Cluster__V3__Cluster__LbPolicy)no[i].policy;
-    snprintf(want, sizeof want, "lb_policy: %s is not implemented yet", no[i].name);
-    cds_rejects(m, want);
+  static const struct { int policy; mesh__lb_policy want; } yes[] = {
+      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST, MESH__LB_LEAST_REQUEST},
+      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RING_HASH, MESH__LB_RING_HASH},
+      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RANDOM, MESH__LB_RANDOM},
+      {ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__MAGLEV, MESH__LB_MAGLEV}};
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    m->lb_policy = (Envoy__Config__Cluster__V3__Cluster__LbPolicy)yes[i].policy;
+    const mesh__cluster *cy = cds_ok(m, NULL);
+    cr_expect_eq(cy->lb_policy, yes[i].want);
+    mesh__cluster_unref(cy);
   }
   m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
   cds_rejects(m, "lb_policy: CLUSTER_PROVIDED is not supported");
@@ -1373,7 +1373,6 @@ static ProtobufCMessage *wire(const char *name, const ProtobufCMessageDescriptor
 
 Test(wire, cluster) {
   Cluster *m = (Cluster *)wire("cluster", &envoy__config__cluster__v3__cluster__descriptor);
-  cds_rejects(m, "lb_policy: RING_HASH is not implemented yet");
   m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN;
   cds_rejects(m, "transport_socket (envoy.transport_sockets.tls)");
   Envoy__Config__Core__V3__TransportSocket *ts = m->transport_socket;
