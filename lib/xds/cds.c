@@ -833,8 +833,8 @@ int mesh__cds_translate(const Cluster *m, mesh__cluster **out, char *err, size_t
   default: fail(err, errlen, "lb_policy: unknown policy %d", (int)m->lb_policy); goto done;
   }
   if (!mesh__lb_vtable_for(c->lb_policy)) {
-    fail(err, errlen, "lb_policy: %s is not implemented yet (libmesh has ROUND_ROBIN); rejected rather than balanced "
-         "differently", mesh__lb_policy_name(c->lb_policy));
+    fail(err, errlen, "lb_policy: %s is not implemented; rejected rather than balanced differently",
+         mesh__lb_policy_name(c->lb_policy));
     goto done;
   }
   if (lb_configs(m, c, err, errlen, ignored) < 0 || common_lb(m->common_lb_config, c, err, errlen, ignored) < 0)
