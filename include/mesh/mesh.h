@@ -257,8 +257,22 @@ MESH_EXTERN const void *mesh_response_body(const mesh_response *resp, size_t *le
 MESH_EXTERN const char *mesh_response_route(const mesh_response *resp);
 MESH_EXTERN const char *mesh_response_cluster(const mesh_response *resp);
 MESH_EXTERN const char *mesh_response_endpoint(const mesh_response *resp);
+/* Why libmesh ended or shaped the call, as Envoy's response flags
+ * ("UF,URX": no healthy upstream UH, connect failure UF, overflow UO, no
+ * route NR, retry limit exceeded URX, timeout UT, reset UR, canceled DC,
+ * direct response DR, ...); "" when none. See libmesh-resilience(7). */
+MESH_EXTERN const char *mesh_response_flags(const mesh_response *resp);
+/* Upstream attempts the call made: 1 + retries; 0 when none started. */
+MESH_EXTERN unsigned mesh_response_attempts(const mesh_response *resp);
 /* Free a response returned by mesh_call_sync(). NULL is a no-op. */
 MESH_EXTERN void mesh_response_free(mesh_response *resp);
+
+/* A counter of the handle by name (retries, timeouts, overflows, response
+ * flags: see libmesh-resilience(7)), from any thread; or a gauge of what
+ * is in flight ("rq_active", "rq_retry_active", ...), read on the loop
+ * (attached mode: from its thread only, else MESH_EWRONGTHREAD).
+ * MESH_ENOTFOUND for an unknown name, MESH_EINVAL for NULL arguments. */
+MESH_EXTERN int mesh_stat(mesh *m, const char *name, uint64_t *value);
 
 /* ------------------------------------------------------------------ */
 /* Calls                                                               */

@@ -87,6 +87,7 @@ static mesh__call *call_alloc(mesh *m) {
 
 static void call_destroy(mesh__call *c) {
   if (c->timer) event_free(c->timer);
+  if (c->try_timer) event_free(c->try_timer);
   mesh__req_free(&c->req);
   mesh__response_free(&c->resp);
   free(c);
@@ -148,10 +149,40 @@ static void on_done_ev(evutil_socket_t fd, short what, void *arg) {
   mesh__leave(m);
 }
 
+/* Envoy's response flags for how the call ended, formatted and counted.
+ * A call that succeeded at once has none and costs two tests. */
+static void response_flags(mesh *m, mesh__call *c, int err) {
+  uint32_t f = c->resp.flags;
+  switch (err) {
+    case MESH_OK: break;
+    case MESH_ENOROUTE: f |= MESH__RF_NR; break;
+    case MESH_ENOHEALTHY: f |= MESH__RF_UH; break;
+    case MESH_ECONNECT:
+    case MESH_ECONNECT_TIMEOUT:
+    case MESH_EDNS: f |= MESH__RF_UF; break;
+    case MESH_EOVERFLOW: f |= MESH__RF_UO; break;
+    case MESH_ETIMEOUT:
+      if (!(f & (MESH__RF_UT | MESH__RF_UMSDR | MESH__RF_SI))) f |= MESH__RF_UT;
+      break;
+    case MESH_ERESET: f |= MESH__RF_UR; break;
+    case MESH_EPROTOCOL: f |= MESH__RF_UPE; break;
+    case MESH_ECANCELED: f |= MESH__RF_DC; break;
+    default: break;
+  }
+  if (c->resp.attempts > 1) mesh__stat_max(m->stats, MESH__ST_ATTEMPTS_MAX, c->resp.attempts);
+  c->resp.flags = f;
+  if (!f) return;
+  mesh__response_flags_format(f, c->resp.flags_str, sizeof c->resp.flags_str);
+  for (int i = 0; i < MESH__RF_COUNT; i++)
+    if (f & (1u << i)) mesh__stat_add(m->stats, MESH__ST_FLAG0 + i, 1);
+}
+
 void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   mesh *m = c->m;
   if (c->state == MESH__CALL_DONE) return;
   if (c->state == MESH__CALL_PENDING || c->state == MESH__CALL_ACTIVE) mesh__pool_unbind(c);
+  /* A routed call's attempt ended: the router may retry it. */
+  if (c->cbs && mesh__router_attempt_end(c, err)) return;
   c->state = MESH__CALL_DONE;
   if (c->timer) event_del(c->timer);
   mesh__list_remove(&c->all);
@@ -175,6 +206,7 @@ void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
     c->resp.detail[0] = '\0';
     if (c->route) mesh__router_on_response(c);
   }
+  response_flags(m, c, err);
   mesh__list_push_back(&m->done, &c->link);
   /* Inside a libmesh callback the done queue runs at leave(); otherwise
    * (a call failed while being started) on the next loop turn. */
@@ -187,8 +219,10 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   mesh__enter(m);
-  mesh__call_finish(c, MESH_ETIMEOUT, "call timed out after %u ms",
-                    c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms);
+  c->resp.flags |= c->deadline_flag;
+  mesh__stat_add(m->stats, MESH__ST_RQ_TIMEOUT, 1);
+  mesh__call_finish(c, MESH_ETIMEOUT, "call timed out after %u ms%s", c->deadline_ms,
+                    c->deadline_flag == MESH__RF_UMSDR ? " (max_stream_duration)" : "");
   mesh__leave(m);
 }
 
@@ -212,6 +246,14 @@ static const struct timeval *call_timeout_tv(mesh *m, uint32_t ms) {
   return &plain;
 }
 
+void mesh__call_arm_deadline(mesh *m, mesh__call *c, uint32_t ms, uint32_t flag) {
+  if (c->deadline_ms && c->deadline_ms <= ms) return; /* the caller's is earlier */
+  if (!c->timer && !(c->timer = evtimer_new(m->base, on_call_timeout, c))) return;
+  c->deadline_ms = ms;
+  c->deadline_flag = flag;
+  event_add(c->timer, call_timeout_tv(m, ms));
+}
+
 /* On the loop thread: arm the timer, choose the pool, queue the call. */
 void mesh__call_dispatch(mesh *m, mesh__call *c) {
   uint32_t tmo = c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms;
@@ -224,6 +266,11 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
   mesh__list_push_back(&m->inflight, &c->all);
   c->state = MESH__CALL_PENDING;
   c->pool = NULL;
+  c->cbs = NULL;
+  c->try_phase = MESH__TRY_NONE;
+  c->rq_counted = c->retry_counted = 0;
+  c->deadline_ms = tmo;
+  c->deadline_flag = MESH__RF_UT;
   if (m->closing) {
     mesh__call_finish(c, MESH_ECANCELED, "handle closed");
     return;
@@ -645,6 +692,9 @@ static void sync_cb(const mesh_response *r, void *ud) {
     copy->protocol = r->protocol;
     copy->nheaders = r->nheaders;
     memcpy(copy->detail, r->detail, sizeof copy->detail);
+    copy->flags = r->flags;
+    copy->attempts = r->attempts;
+    memcpy(copy->flags_str, r->flags_str, sizeof copy->flags_str);
     if (mesh__buf_append(&copy->strings, mesh__buf_head(&r->strings), r->strings.len) ||
         mesh__buf_append(&copy->body, mesh__buf_head(&r->body), r->body.len)) {
       err = MESH_ENOMEM;

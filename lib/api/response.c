@@ -59,3 +59,7 @@ const char *mesh_response_route(const mesh_response *r) { return r ? r->route_na
 const char *mesh_response_cluster(const mesh_response *r) { return r ? r->cluster_name : NULL; }
 
 const char *mesh_response_endpoint(const mesh_response *r) { return r ? r->endpoint : NULL; }
+
+const char *mesh_response_flags(const mesh_response *r) { return r ? r->flags_str : ""; }
+
+unsigned mesh_response_attempts(const mesh_response *r) { return r ? r->attempts : 0; }

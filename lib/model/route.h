@@ -182,7 +182,20 @@ typedef struct mesh__retry_policy {
   size_t nretriable_headers;
   const mesh__header_matcher *retriable_request_headers;
   size_t nretriable_request_headers;
+  /* rate_limited_retry_back_off: response headers that carry the interval
+   * to wait (Retry-After in seconds, X-RateLimit-Reset as a Unix time). */
+  const struct mesh__reset_header *reset_headers;
+  size_t nreset_headers;             /* 0: not configured */
+  uint64_t rl_backoff_max_ms;        /* max_interval, default 300000 */
 } mesh__retry_policy;
+
+enum mesh__reset_format { MESH__RESET_SECONDS = 0, MESH__RESET_UNIX_TIMESTAMP = 1 };
+
+/* RetryPolicy.ResetHeader. */
+typedef struct mesh__reset_header {
+  mesh__rstr name; /* lower-case */
+  uint8_t format;  /* MESH__RESET_* */
+} mesh__reset_header;
 
 enum mesh__hash_kind {
   MESH__HASH_HEADER = 0,

@@ -120,6 +120,9 @@ size_t mesh__route_response_mutations(const mesh__route *r, const mesh__cluster_
 /* The retry policy in force: the route's, else its virtual host's, else
  * NULL. */
 const mesh__retry_policy *mesh__route_retry_policy(const mesh__route *r);
+/* Whether any of hm[0..n) matches the headers of in (retriable_headers on
+ * a response, retriable_request_headers on a request). */
+bool mesh__headers_match_any(const mesh__header_matcher *hm, size_t n, const mesh__route_input *in);
 
 /* Whether vh's require_tls asks to redirect this request to https: ALL
  * for any request whose scheme is not https, EXTERNAL_ONLY for those not

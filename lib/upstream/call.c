@@ -68,6 +68,9 @@ void mesh__response_reset(mesh_response *r) {
   r->nheaders_done = 0;
   r->route_name = r->cluster_name = r->endpoint = NULL;
   r->detail[0] = '\0';
+  r->flags = 0;
+  r->attempts = 0;
+  r->flags_str[0] = '\0';
   mesh__buf_reset(&r->strings, MESH__KEEP_BYTES);
   mesh__buf_reset(&r->body, MESH__KEEP_BYTES);
 }
@@ -101,4 +104,23 @@ int mesh__response_add_field(mesh_response *r, const char *name, size_t nlen, co
   if (mesh__fields_push(&r->fields, n, v)) return MESH_ENOMEM;
   if (!r->in_trailers) r->nheaders = r->fields.n;
   return MESH_OK;
+}
+
+const char *const mesh__response_flag_names[MESH__RF_COUNT] = {
+    "UH", "UF", "UO", "NR", "URX", "UT", "UR", "DC", "DR", "SI", "UMSDR", "UPE",
+};
+
+void mesh__response_flags_format(uint32_t flags, char *out, size_t n) {
+  size_t at = 0;
+  if (n == 0) return;
+  out[0] = '\0';
+  for (int i = 0; i < MESH__RF_COUNT; i++) {
+    if (!(flags & (1u << i))) continue;
+    size_t l = strlen(mesh__response_flag_names[i]);
+    if (at + l + 2 > n) break;
+    if (at) out[at++] = ',';
+    memcpy(out + at, mesh__response_flag_names[i], l);
+    at += l;
+    out[at] = '\0';
+  }
 }

@@ -70,7 +70,32 @@ struct mesh_response {
    * snapshot or the pool, which outlive the callback). */
   const char *route_name, *cluster_name, *endpoint;
   char detail[200];
+  /* Why libmesh ended or changed the call, as Envoy's response flags
+   * (MESH__RF_*), and how many attempts it made (0: none reached a pool). */
+  uint32_t flags;
+  uint32_t attempts;
+  char flags_str[48];    /* formatted when the call completes */
 };
+
+/* Envoy's response flags (access log %RESPONSE_FLAGS%), in its order. */
+enum mesh__response_flag {
+  MESH__RF_UH = 1u << 0,    /* no healthy upstream */
+  MESH__RF_UF = 1u << 1,    /* upstream connection failure */
+  MESH__RF_UO = 1u << 2,    /* upstream overflow (circuit breaker) */
+  MESH__RF_NR = 1u << 3,    /* no route */
+  MESH__RF_URX = 1u << 4,   /* retry limit exceeded */
+  MESH__RF_UT = 1u << 5,    /* upstream request timeout */
+  MESH__RF_UR = 1u << 6,    /* upstream remote reset */
+  MESH__RF_DC = 1u << 7,    /* downstream (caller) canceled */
+  MESH__RF_DR = 1u << 8,    /* direct response */
+  MESH__RF_SI = 1u << 9,    /* stream idle timeout */
+  MESH__RF_UMSDR = 1u << 10, /* upstream max stream duration reached */
+  MESH__RF_UPE = 1u << 11,  /* upstream protocol error */
+  MESH__RF_COUNT = 12
+};
+extern const char *const mesh__response_flag_names[MESH__RF_COUNT];
+/* Write "UF,URX" for flags into out (n >= 48 fits every flag). */
+void mesh__response_flags_format(uint32_t flags, char *out, size_t n);
 
 void mesh__response_reset(mesh_response *r);
 void mesh__response_free(mesh_response *r);
@@ -108,8 +133,34 @@ typedef struct mesh__call {
   struct mesh__snapshot *snap;
   const struct mesh__route *route;
   const struct mesh__cluster_weight *cw;
+  /* Resilience (router.c): the retry policy, the cluster's breaker state,
+   * the endpoints tried, one timer for the per-try timeout and the
+   * back-off between attempts. Reset per call, reused with the object. */
+  const struct mesh__retry_policy *retry;
+  struct mesh__cb_state *cbs;
+  struct event *try_timer;
+  uint64_t try_start_ns;     /* the attempt's start (per-try timeouts) */
+  uint64_t idle_mark;        /* response progress at the last idle check */
+  int32_t ci;                /* the cluster's index in snap */
+  int32_t ep;                /* the endpoint of the attempt, -1: none */
+  int32_t pick_ci;           /* the cluster index the attempt picked in... */
+  uint32_t pick_gen;         /* ...this config generation of the router */
+  int32_t tried[4];          /* previous endpoints, most recent last */
+  uint8_t ntried;
+  uint8_t prio;              /* routing priority: MESH__ROUTING_* */
+  uint8_t rq_counted;        /* counted in cbs rq_active */
+  uint8_t retry_counted;     /* counted in cbs rq_retry (a retry in flight) */
+  uint8_t try_phase;         /* MESH__TRY_*: what try_timer does */
+  uint8_t refused;           /* HTTP/2: the stream was refused (REFUSED_STREAM) */
+  uint8_t idle_expired;      /* the attempt ended by per_try_idle_timeout */
+  uint8_t may_retry;         /* the policy may retry this request (body bound, request headers) */
+  uint8_t backoff_n;         /* Envoy's current_retry_ of the back-off */
+  uint32_t deadline_flag;    /* MESH__RF_* the call timer reports (UT, UMSDR) */
+  uint32_t deadline_ms;      /* what the call timer was armed with */
   mesh_response resp;
 } mesh__call;
+
+enum { MESH__TRY_NONE = 0, MESH__TRY_TIMEOUT, MESH__TRY_BACKOFF, MESH__TRY_EXPIRED };
 
 /* Complete a call: stop its timer, unbind it, and queue its callback
  * (never run synchronously: the caller may hold codec state). err is

@@ -3,6 +3,7 @@
  * responses; this file only moves bytes and handles the lifecycle. */
 #include <errno.h>
 #include <event2/event.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,6 +99,7 @@ static void conn_ready(mesh__conn *cn) {
   }
   mesh__pool_dispatch(p);
   mesh__conn_want_flush(cn);
+  mesh__conn_check_idle(cn);
 }
 
 static void conn_on_read(mesh__conn *cn) {
@@ -149,13 +151,43 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg) {
   mesh__leave(m);
 }
 
-static void conn_on_connect_timeout(evutil_socket_t fd, short what, void *arg) {
+static int conn_is_idle(const mesh__conn *cn) {
+  if (cn->state != MESH__CONN_READY) return 0;
+  return cn->codec == &mesh__codec_h2 ? cn->h2_active == 0 : mesh__list_linked(&cn->idle_link);
+}
+
+static void conn_arm_idle(mesh__conn *cn) {
+  uint64_t ms = cn->pool->idle_timeout_ms;
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+  cn->used = 0;
+  cn->idle_armed = 1;
+  event_add(cn->timer, &tv);
+}
+
+/* The idle timeout closes a connection that carried no call for between
+ * one and two idle_timeout periods: calls only mark the connection used,
+ * so a busy connection costs no timer operation per call. */
+void mesh__conn_check_idle(mesh__conn *cn) {
+  if (!cn->idle_armed && cn->pool->idle_timeout_ms && conn_is_idle(cn)) conn_arm_idle(cn);
+}
+
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg) {
   mesh__conn *cn = arg;
   struct mesh *m = cn->pool->m;
   (void)fd;
   (void)what;
   mesh__enter(m);
-  mesh__conn_close(cn, MESH_ECONNECT_TIMEOUT, "connect timeout");
+  if (cn->state != MESH__CONN_READY) {
+    mesh__conn_close(cn, MESH_ECONNECT_TIMEOUT, "connect timeout");
+  } else {
+    cn->idle_armed = 0;
+    if (conn_is_idle(cn) && !cn->used) {
+      mesh__stat_add(m->stats, MESH__ST_CX_IDLE_TIMEOUT, 1);
+      mesh__conn_close(cn, MESH_OK, "idle timeout");
+    } else if (conn_is_idle(cn)) {
+      conn_arm_idle(cn);
+    }
+  }
   mesh__leave(m);
 }
 
@@ -181,7 +213,7 @@ mesh__conn *mesh__conn_open(mesh__pool *p, const mesh__codec *codec) {
   cn->rev = event_new(m->base, cn->fd, EV_READ | EV_PERSIST, conn_on_io, cn);
   cn->wev = event_new(m->base, cn->fd, EV_WRITE, conn_on_io, cn);
   cn->flush_ev = event_new(m->base, -1, 0, conn_on_flush, cn);
-  cn->timer = evtimer_new(m->base, conn_on_connect_timeout, cn);
+  cn->timer = evtimer_new(m->base, conn_on_timer, cn);
   if (!cn->rev || !cn->wev || !cn->flush_ev || !cn->timer) {
     cn->state = MESH__CONN_CLOSED;
     conn_free(cn);
@@ -195,6 +227,7 @@ mesh__conn *mesh__conn_open(mesh__pool *p, const mesh__codec *codec) {
   mesh__list_push_back(&p->conns, &cn->link);
   p->nconns++;
   p->nconnecting++;
+  if ((cn->cbs = p->cbs)) cn->cbs->n[0].cx++;
   return cn;
 }
 
@@ -202,6 +235,7 @@ void mesh__conn_idle(mesh__conn *cn) {
   if (cn->state != MESH__CONN_READY) return;
   if (!mesh__list_linked(&cn->idle_link)) mesh__list_push_back(&cn->pool->idle, &cn->idle_link);
   mesh__pool_dispatch(cn->pool);
+  mesh__conn_check_idle(cn);
 }
 
 static void conn_free(mesh__conn *cn) {
@@ -229,6 +263,8 @@ void mesh__conn_close(mesh__conn *cn, int err, const char *why) {
   mesh__list_remove(&cn->flush_link);
   p->nconns--;
   if (was_connecting) p->nconnecting--;
+  if (cn->cbs) cn->cbs->n[0].cx--;
+  cn->cbs = NULL;
   event_del(cn->rev);
   event_del(cn->wev);
   event_del(cn->flush_ev);
@@ -243,6 +279,7 @@ void mesh__conn_close(mesh__conn *cn, int err, const char *why) {
       while ((n = mesh__list_pop_front(&p->pending))) {
         mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
         p->npending--;
+        mesh__pending_left(c);
         c->pool = NULL;
         mesh__call_finish(c, err, "upstream %s:%u: %s", p->host, p->port, why);
       }

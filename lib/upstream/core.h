@@ -9,6 +9,7 @@
 
 #include "mesh/mesh.h"
 #include "upstream/call.h"
+#include "upstream/stats.h"
 #include "util/list.h"
 #include "util/log.h"
 
@@ -76,6 +77,8 @@ struct mesh {
   struct mesh__router *router;
   /* Functions to run on the loop thread for other threads (mu). */
   mesh__list tasks;
+  /* Resilience counters (upstream/stats.h): relaxed atomics. */
+  uint64_t stats[MESH__ST_COUNT];
   int depth;                /* nesting of libmesh callbacks on the loop */
   int free_requested;       /* mesh_free() from inside a callback */
   int closing;
@@ -94,6 +97,11 @@ void mesh__call_dispatch(struct mesh *m, mesh__call *c);
 /* Run fn(arg) on the loop thread and wait for it (any thread; inline on
  * the loop thread). MESH_OK, or MESH_ESTATE when the handle is closing. */
 int mesh__run_on_loop(struct mesh *m, void (*fn)(struct mesh *, void *), void *arg);
+/* Arm (or move earlier) the call's overall deadline, ms from now: the
+ * route timeout, grpc-timeout or max_stream_duration; flag is the
+ * response flag it reports (MESH__RF_UT, MESH__RF_UMSDR). A later
+ * deadline than the one armed is ignored: the earlier wins. */
+void mesh__call_arm_deadline(struct mesh *m, mesh__call *c, uint32_t ms, uint32_t flag);
 /* Recycle a call object (loop thread). */
 void mesh__call_recycle(struct mesh *m, mesh__call *c);
 

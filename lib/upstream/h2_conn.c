@@ -100,6 +100,7 @@ static void unbind(mesh__conn *cn, mesh__call *c) {
   cn->h2_active--;
   c->conn = NULL;
   c->pool = NULL;
+  if (cn->h2_active == 0) mesh__conn_check_idle(cn);
 }
 
 static int h2_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud) {
@@ -114,6 +115,8 @@ static int h2_on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, voi
     c->resp.error = MESH_OK;
     mesh__call_finish(c, err, "%s", c->resp.detail);
   } else if (code != NGHTTP2_NO_ERROR) {
+    /* Refused streams were never processed (RFC 9113 §8.7): safe to retry. */
+    c->refused = code == NGHTTP2_REFUSED_STREAM;
     mesh__call_finish(c, MESH_ERESET, "upstream reset the stream (%s)", nghttp2_http2_strerror(code));
   } else if (!c->h2_end || c->resp.status == 0) {
     mesh__call_finish(c, MESH_ERESET, "upstream closed the stream before the response ended");

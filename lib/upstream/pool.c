@@ -74,6 +74,7 @@ static void pool_fail_pending(mesh__pool *p, int err, const char *why) {
   while ((n = mesh__list_pop_front(&p->pending))) {
     mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
     p->npending--;
+    mesh__pending_left(c);
     c->pool = NULL;
     mesh__call_finish(c, err, "upstream %s:%u: %s", p->host, p->port, why);
   }
@@ -133,7 +134,17 @@ void mesh__pool_submit(mesh__pool *p, mesh__call *c) {
   c->state = MESH__CALL_PENDING;
   mesh__list_push_back(&p->pending, &c->link);
   p->npending++;
+  if (c->cbs) c->cbs->n[c->prio].rq_pending++;
   mesh__pool_dispatch(p);
+  /* Still waiting for a connection: the cluster's max_pending_requests. */
+  if (c->cbs && c->pool == p && c->state == MESH__CALL_PENDING) {
+    const mesh__cb_count *n = &c->cbs->n[c->prio];
+    if (n->rq_pending > c->cbs->th[c->prio].max_pending_requests) {
+      mesh__stat_add(p->m->stats, MESH__ST_PENDING_OVERFLOW, 1);
+      mesh__call_finish(c, MESH_EOVERFLOW, "cluster %s: %u calls waiting for a connection (max_pending_requests)",
+                        c->cbs->name, n->rq_pending - 1);
+    }
+  }
 }
 
 static const mesh__codec *pool_codec(const mesh__pool *p) {
@@ -166,6 +177,14 @@ void mesh__pool_dispatch(mesh__pool *p) {
        * one per waiting call, up to the bound. */
       uint32_t want = codec == &mesh__codec_h2 ? 1 : p->npending;
       if (p->nconnecting < want && p->nconns < p->m->opts.max_conns) {
+        /* The cluster's max_connections (counted under the default
+         * priority): the calls wait for a connection of this pool. As in
+         * Envoy, a pool with no connection at all still opens one, or its
+         * calls could never be served. */
+        if (p->cbs && p->cbs->n[0].cx >= p->cbs->th[0].max_connections) {
+          mesh__stat_add(p->m->stats, MESH__ST_CX_OVERFLOW, 1);
+          if (p->nconns > 0) return;
+        }
         if (!mesh__conn_open(p, codec)) {
           pool_fail_pending(p, MESH_ECONNECT, "could not open a socket");
           return;
@@ -176,8 +195,10 @@ void mesh__pool_dispatch(mesh__pool *p) {
     }
     mesh__call *c = MESH__CONTAINER(mesh__list_pop_front(&p->pending), mesh__call, link);
     p->npending--;
+    mesh__pending_left(c);
     c->state = MESH__CALL_ACTIVE;
     c->conn = cn;
+    cn->used = 1;
     if (cn->codec->submit(cn, c) < 0) {
       c->conn = NULL;
       c->pool = NULL;
@@ -190,6 +211,7 @@ void mesh__pool_unbind(mesh__call *c) {
   if (c->state == MESH__CALL_PENDING && c->pool) {
     mesh__list_remove(&c->link);
     c->pool->npending--;
+    mesh__pending_left(c);
   } else if (c->state == MESH__CALL_ACTIVE && c->conn) {
     c->conn->codec->detach(c->conn, c);
   }

@@ -9,6 +9,7 @@
 
 #include "http/h1_parse.h"
 #include "io/transport.h"
+#include "upstream/breaker.h"
 #include "upstream/call.h"
 #include "upstream/core.h"
 #include "util/buf.h"
@@ -54,6 +55,9 @@ struct mesh__conn {
   uint8_t want_flush;
   uint8_t dead;           /* closed while in_io: free when unwound */
   uint8_t peer_eof;       /* the peer closed its side cleanly */
+  uint8_t used;           /* carried a call since the idle timer was armed */
+  uint8_t idle_armed;     /* cn->timer runs the idle timeout */
+  struct mesh__cb_state *cbs; /* counted in its cx */
   /* HTTP/1.1 */
   mesh__call *h1_call;
   mesh__h1_parser h1;
@@ -79,6 +83,8 @@ struct mesh__pool {
   socklen_t addrlen;
   int resolve_state;      /* 0 unresolved, 1 resolving, 2 resolved */
   uint32_t connect_timeout_ms; /* the cluster's; 0: the handle's */
+  uint64_t idle_timeout_ms;    /* the cluster's idle_timeout; 0: none */
+  struct mesh__cb_state *cbs;  /* breakers of the cluster routing here last (max_connections) */
   struct evdns_getaddrinfo_request *dns_req;
   mesh__list conns;
   mesh__list idle;
@@ -103,6 +109,11 @@ void mesh__pool_dispatch(mesh__pool *p);
 void mesh__pool_unbind(mesh__call *c);
 void mesh__pools_free_all(struct mesh *m);
 
+/* A call left its pool's pending queue: the cluster's pending count. */
+static inline void mesh__pending_left(mesh__call *c) {
+  if (c->cbs) c->cbs->n[c->prio].rq_pending--;
+}
+
 /* Connection plumbing used by the codecs (conn.c). */
 void mesh__conn_want_flush(mesh__conn *cn);
 int mesh__conn_write(mesh__conn *cn, const void *p, size_t n);
@@ -110,5 +121,8 @@ void mesh__conn_close(mesh__conn *cn, int err, const char *why);
 /* An HTTP/1.1 connection finished its exchange and can be reused. */
 void mesh__conn_idle(mesh__conn *cn);
 const mesh__opts *mesh__conn_opts(const mesh__conn *cn);
+/* The connection may have become idle: start its idle timeout (the
+ * cluster's idle_timeout) if it has one and it is not running. */
+void mesh__conn_check_idle(mesh__conn *cn);
 
 #endif

@@ -12,8 +12,20 @@
 #include "model/cluster.h"
 #include "model/route.h"
 #include "route/match.h"
+#include "upstream/breaker.h"
 #include "upstream/core.h"
+#include "upstream/retry.h"
+#include "util/clock.h"
 #include "util/str.h"
+
+#include <event2/event.h>
+#include <time.h>
+
+/* A request body is retried only when libmesh holds all of it within this
+ * bound (Envoy's default per-request buffer limit); larger bodies go out
+ * once. libmesh always holds the whole body, so the bound is only about
+ * not re-sending very large requests. */
+#define MESH__RETRY_BODY_MAX (1u << 20)
 
 #define MAX_MATCH_HEADERS 128
 
@@ -21,6 +33,7 @@ typedef struct rcluster {
   mesh__lb *lb;
   const mesh__load_assignment *la;
   mesh__pool **pools; /* per endpoint, filled on first use */
+  mesh__cb_state *cbs; /* circuit breakers; owned by the router's list */
 } rcluster;
 
 typedef struct mesh__router mesh__router;
@@ -28,6 +41,11 @@ struct mesh__router {
   mesh__snapshot *snap;
   rcluster *cl; /* parallel to snap->clusters */
   uint64_t rng;
+  uint32_t gen; /* bumped by every publish: which load balancers are live */
+  /* Breaker states by cluster name, kept for the handle's life: calls and
+   * connections of an old snapshot still count against them. One per
+   * distinct cluster name ever published. */
+  mesh__cb_state *cbs;
 };
 
 static uint64_t next_random(mesh__router *r) {
@@ -48,6 +66,26 @@ static void free_clusters(rcluster *cl, size_t n) {
   free(cl);
 }
 
+/* The breaker state of cluster c (created on first sight of its name);
+ * thresholds follow the newest config. NULL when out of memory. */
+static mesh__cb_state *cb_state_for(mesh__router *r, const mesh__cluster *c) {
+  mesh__cb_state *st;
+  for (st = r->cbs; st; st = st->next)
+    if (!strcmp(st->name, c->name)) break;
+  if (!st) {
+    st = calloc(1, sizeof *st);
+    if (!st || !(st->name = strdup(c->name))) {
+      free(st);
+      return NULL;
+    }
+    st->next = r->cbs;
+    r->cbs = st;
+  }
+  st->th[0] = c->cb[0];
+  st->th[1] = c->cb[1];
+  return st;
+}
+
 int mesh__router_publish(struct mesh *m, mesh__snapshot *s) {
   mesh__router *r = m->router;
   if (!r) {
@@ -63,6 +101,10 @@ int mesh__router_publish(struct mesh *m, mesh__snapshot *s) {
     const mesh__load_assignment *la = s->clusters[i].la ? s->clusters[i].la : c->load_assignment;
     const mesh__lb_vtable *vt = mesh__lb_vtable_for(c->lb_policy);
     cl[i].la = la;
+    if (!(cl[i].cbs = cb_state_for(r, c))) {
+      free_clusters(cl, s->nclusters);
+      return -1;
+    }
     if (!la || !vt) continue; /* the translator refused these; be safe */
     if (vt->create(c, la, next_random(r), &cl[i].lb) != 0 ||
         !(cl[i].pools = calloc(la->n_endpoints + 1, sizeof *cl[i].pools))) {
@@ -77,6 +119,7 @@ int mesh__router_publish(struct mesh *m, mesh__snapshot *s) {
   }
   r->snap = s;
   r->cl = cl;
+  r->gen++;
   return 0;
 }
 
@@ -89,8 +132,25 @@ void mesh__router_free(struct mesh *m) {
     free_clusters(r->cl, r->snap->nclusters);
     mesh__snapshot_unref(r->snap);
   }
+  while (r->cbs) {
+    mesh__cb_state *st = r->cbs;
+    r->cbs = st->next;
+    free(st->name);
+    free(st);
+  }
   free(r);
   m->router = NULL;
+}
+
+void mesh__router_gauges(struct mesh *m, uint64_t out[4]) {
+  out[0] = out[1] = out[2] = out[3] = 0;
+  for (mesh__cb_state *st = m->router ? m->router->cbs : NULL; st; st = st->next)
+    for (int p = 0; p < 2; p++) {
+      out[0] += st->n[p].rq_active;
+      out[1] += st->n[p].rq_pending;
+      out[2] += st->n[p].rq_retry;
+      out[3] += st->n[p].cx;
+    }
 }
 
 /* ---- request edits ---- */
@@ -169,6 +229,7 @@ static void local_reply(mesh__call *c, int status, const char *body, size_t blen
                         size_t loclen) {
   mesh_response *r = &c->resp;
   r->status = status;
+  r->flags |= MESH__RF_DR;
   if (location) mesh__response_add_field(r, "location", 8, location, loclen, SIZE_MAX, 0);
   if (blen) {
     char cl[32];
@@ -180,6 +241,8 @@ static void local_reply(mesh__call *c, int status, const char *body, size_t blen
 }
 
 /* ---- the route ---- */
+
+static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in);
 
 mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
   mesh__router *rt = m->router;
@@ -277,27 +340,167 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
       return NULL;
     }
 
-  rcluster *rc = &rt->cl[ci];
-  const mesh__cluster *cluster = s->clusters[ci].cluster;
-  if (!rc->lb) {
+  /* Resilience: the retry policy, priority and deadline of this call. */
+  c->ci = ci;
+  c->prio = r->route.priority == MESH__PRIORITY_HIGH ? MESH__ROUTING_HIGH : MESH__ROUTING_DEFAULT;
+  c->ep = -1;
+  c->ntried = 0;
+  c->backoff_n = 0;
+  c->retry = mesh__route_retry_policy(r);
+  /* Retries need the whole body within the bound and, when configured,
+   * one of retriable_request_headers; per-try timeouts apply regardless. */
+  c->may_retry = c->retry && q->body.len <= MESH__RETRY_BODY_MAX &&
+                 (!c->retry->nretriable_request_headers ||
+                  mesh__headers_match_any(c->retry->retriable_request_headers,
+                                          c->retry->nretriable_request_headers, &in));
+  route_deadline(m, c, r, &in);
+  return mesh__router_attempt(m, c);
+}
+
+/* ---- deadlines ---- */
+
+/* The route's timeout spans every attempt; the caller's timeout (armed by
+ * mesh__call_dispatch) still applies and the earlier one wins. With
+ * grpc_timeout_header_max set, a grpc-timeout request header replaces the
+ * route timeout (capped by the max unless it is 0, less the offset), as
+ * Envoy does; max_stream_duration bounds the call as well. */
+static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in) {
+  const mesh__route_action *a = &r->route;
+  uint64_t t = a->timeout_ms; /* 0: none */
+  if (a->grpc_timeout_header_max_ms >= 0) {
+    for (size_t i = 0; i < in->nheaders; i++) {
+      if (strcmp(in->hnames[i], "grpc-timeout")) continue;
+      int64_t g = mesh__grpc_timeout_ms(in->hvalues[i], strlen(in->hvalues[i]));
+      if (g < 0) break; /* malformed: the route timeout stays */
+      uint64_t max = (uint64_t)a->grpc_timeout_header_max_ms;
+      t = g == 0 ? max : max && (uint64_t)g > max ? max : (uint64_t)g;
+      if (t && a->grpc_timeout_header_offset_ms > 0 && (uint64_t)a->grpc_timeout_header_offset_ms < t)
+        t -= (uint64_t)a->grpc_timeout_header_offset_ms;
+      break;
+    }
+  }
+  uint32_t flag = MESH__RF_UT;
+  if (a->max_stream_duration_ms > 0 && (t == 0 || (uint64_t)a->max_stream_duration_ms < t)) {
+    t = (uint64_t)a->max_stream_duration_ms;
+    flag = MESH__RF_UMSDR;
+  }
+  /* Usually the caller's timeout (default 15 s) is already the earlier. */
+  if (t && (!c->deadline_ms || t < c->deadline_ms))
+    mesh__call_arm_deadline(m, c, t > UINT32_MAX ? UINT32_MAX : (uint32_t)t, flag);
+}
+
+/* ---- attempts ---- */
+
+static void on_try_timer(evutil_socket_t fd, short what, void *arg);
+
+static int was_tried(const mesh__call *c, int ei) {
+  for (int i = 0; i < c->ntried; i++)
+    if (c->tried[i] == ei) return 1;
+  return 0;
+}
+
+/* The cluster state the call's next attempt uses: the current config's
+ * cluster of the same name (the one the call routed by may be gone). */
+static rcluster *attempt_cluster(mesh__router *rt, mesh__call *c, const mesh__cluster **cl) {
+  mesh__snapshot *s = rt->snap;
+  int ci = c->ci;
+  if (s != c->snap) {
+    const char *name = c->snap->clusters[c->ci].name;
+    ci = mesh__snapshot_cluster(s, name, strlen(name));
+    if (ci < 0) return NULL;
+  }
+  *cl = s->clusters[ci].cluster;
+  c->pick_ci = ci;
+  c->pick_gen = rt->gen;
+  return &rt->cl[ci];
+}
+
+static void arm_try_timer(mesh__call *c, uint64_t ms) {
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+  event_add(c->try_timer, &tv);
+}
+
+/* The attempt's limits: per_try_timeout, and the idle timeout, the smaller
+ * of per_try_idle_timeout and the route's idle_timeout (the stream idle
+ * timeout; *route_idle says it is the one that applies: it ends the call,
+ * flag SI, and is not retried). 0: none. */
+static void try_limits(const mesh__call *c, uint64_t *ptt, uint64_t *idle, int *route_idle) {
+  const mesh__retry_policy *p = c->retry;
+  int64_t ri = c->route ? c->route->route.idle_timeout_ms : -1;
+  *ptt = p ? p->per_try_timeout_ms : 0;
+  *idle = p ? p->per_try_idle_timeout_ms : 0;
+  *route_idle = 0;
+  if (ri > 0 && (*idle == 0 || (uint64_t)ri < *idle)) {
+    *idle = (uint64_t)ri;
+    *route_idle = 1;
+  }
+}
+
+/* Arm the per-try timer for the attempt starting now: it fires at the
+ * per-try timeout or to check the idle timeout, whichever is first. Idle
+ * checks compare the response's progress with the last check, so an
+ * attempt that stalls is ended between one and two idle periods after its
+ * last progress, and progress costs nothing per byte. */
+static int arm_per_try(struct mesh *m, mesh__call *c) {
+  uint64_t ptt, idle;
+  int route_idle;
+  try_limits(c, &ptt, &idle, &route_idle);
+  if (!ptt && !idle) return 0;
+  if (!c->try_timer && !(c->try_timer = evtimer_new(m->base, on_try_timer, c))) return -1;
+  c->try_start_ns = mesh__now_ns();
+  c->idle_mark = 1; /* progress() of an empty response */
+  c->try_phase = MESH__TRY_TIMEOUT;
+  uint64_t ms = ptt;
+  if (idle && (!ms || idle < ms)) ms = idle;
+  arm_try_timer(c, ms);
+  return 0;
+}
+
+/* Start an attempt: pick an endpoint (avoiding the ones tried when the
+ * previous_hosts predicate is on, up to host_selection_retry_max_attempts
+ * picks), check the cluster's max_requests, count the attempt. The pool
+ * to queue the call on, or NULL when the call has been completed. */
+mesh__pool *mesh__router_attempt(struct mesh *m, mesh__call *c) {
+  mesh__router *rt = m->router;
+  const mesh__cluster *cluster = NULL;
+  rcluster *rc = attempt_cluster(rt, c, &cluster);
+  const char *cname = c->resp.cluster_name;
+  if (!rc || !rc->lb) {
     mesh__call_finish(c, MESH_ENOHEALTHY, "cluster %s has no endpoints", cname);
     return NULL;
   }
+  mesh__cb_state *cbs = rc->cbs;
+  mesh__cb_count *n = &cbs->n[c->prio];
+  const mesh__cb_thresholds *th = &cbs->th[c->prio];
+  c->cbs = cbs;
+  if (n->rq_active >= th->max_requests) {
+    mesh__stat_add(m->stats, MESH__ST_RQ_OVERFLOW, 1);
+    mesh__call_finish(c, MESH_EOVERFLOW, "cluster %s: %u requests active (max_requests)", cname, n->rq_active);
+    return NULL;
+  }
   mesh__lb_ctx ctx = {0};
-  ctx.random = next_random(rt);
-  int ei = mesh__lb_pick(rc->lb, &ctx);
+  int picks = c->ntried && c->retry && c->retry->avoid_previous_hosts ? (int)c->retry->host_selection_max_attempts : 1;
+  int ei = -1;
+  for (int k = 0; k < picks; k++) {
+    ctx.random = next_random(rt);
+    ei = mesh__lb_pick(rc->lb, &ctx);
+    if (ei < 0 || !was_tried(c, ei)) break;
+  }
   if (ei < 0) {
     mesh__call_finish(c, MESH_ENOHEALTHY, "no healthy endpoint in cluster %s", cname);
     return NULL;
   }
   mesh__pool *p = rc->pools[ei];
-  if (!p) {
+  /* The cache holds the endpoint's pool of the protocol used last: a
+   * call of the other protocol (cluster protocol DEFAULT) looks its own up. */
+  int proto = cluster->protocol != MESH_PROTOCOL_DEFAULT ? cluster->protocol : c->req.protocol;
+  if (!p || p->protocol != proto) {
     const mesh__endpoint *ep = &rc->la->endpoints[ei];
     char key[300];
     int kl = strchr(ep->address, ':') ? snprintf(key, sizeof key, "[%s]:%u", ep->address, ep->port)
                                       : snprintf(key, sizeof key, "%s:%u", ep->address, ep->port);
     int err = MESH_OK;
-    int proto = cluster->protocol != MESH_PROTOCOL_DEFAULT ? cluster->protocol : q->protocol;
+    p = NULL;
     if (kl > 0 && (size_t)kl < sizeof key)
       p = mesh__pool_get(m, key, (size_t)kl, mesh__hash(key, (size_t)kl), proto, ep->address, strlen(ep->address),
                          ep->port, &err);
@@ -308,8 +511,197 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
     if (p->connect_timeout_ms == 0) p->connect_timeout_ms = cluster->connect_timeout_ms;
     rc->pools[ei] = p;
   }
+  p->idle_timeout_ms = cluster->idle_timeout_ms;
+  if (p->cbs != cbs) p->cbs = cbs;
+  if (arm_per_try(m, c)) {
+    mesh__call_finish(c, MESH_ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (c->ntried == sizeof c->tried / sizeof c->tried[0]) {
+    memmove(c->tried, c->tried + 1, sizeof c->tried - sizeof c->tried[0]);
+    c->ntried--;
+  }
+  c->tried[c->ntried++] = ei;
+  c->ep = ei;
+  c->refused = 0;
+  c->idle_expired = 0;
+  c->rq_counted = 1;
+  if (++n->rq_active > n->peak_active) {
+    n->peak_active = n->rq_active;
+    mesh__stat_max(m->stats, MESH__ST_RQ_ACTIVE_PEAK, n->peak_active);
+  }
+  c->resp.attempts++;
   c->resp.endpoint = p->key;
+  if (c->route->vhost && c->route->vhost->include_request_attempt_count) {
+    /* Envoy's x-envoy-attempt-count: which attempt the upstream sees. */
+    char v[12];
+    mesh__rstr name = {"x-envoy-attempt-count", 21}, value = {v, (size_t)snprintf(v, sizeof v, "%u", c->resp.attempts)};
+    remove_header(&c->req, name.p, name.len);
+    if (add_header(&c->req, &name, &value)) {
+      mesh__call_finish(c, MESH_ENOMEM, "out of memory");
+      return NULL;
+    }
+  }
   return p;
+}
+
+/* The seam where an attempt's outcome per endpoint is known (outlier
+ * detection hooks in here): endpoint ep of the call's cluster ended with
+ * outcome (MESH__ATTEMPT_*; for a response, c->resp.status). */
+static void attempt_done(mesh__call *c, int ep, int outcome) {
+  mesh__router *rt = c->m->router;
+  if (!rt || rt->gen != c->pick_gen || ep < 0) return; /* the picking lb is gone */
+  rcluster *rc = &rt->cl[c->pick_ci];
+  int o = outcome == MESH__ATTEMPT_RESPONSE ? (c->resp.status >= 500 ? MESH__LB_FAILED : MESH__LB_OK)
+          : outcome == MESH__ATTEMPT_LOCAL ? MESH__LB_LOCAL_FAILURE
+                                           : MESH__LB_FAILED;
+  if (rc->lb) mesh__lb_release(rc->lb, ep, o);
+}
+
+static void retry_release(mesh__call *c) {
+  if (c->retry_counted) {
+    c->cbs->n[c->prio].rq_retry--;
+    c->retry_counted = 0;
+  }
+}
+
+/* Restart the response for the next attempt; what routed the call stays. */
+static void response_restart(mesh_response *r) {
+  const char *route = r->route_name, *cluster = r->cluster_name;
+  uint32_t attempts = r->attempts, flags = r->flags;
+  mesh__response_reset(r);
+  r->route_name = route;
+  r->cluster_name = cluster;
+  r->attempts = attempts;
+  r->flags = flags;
+}
+
+int mesh__router_attempt_end(mesh__call *c, int err) {
+  struct mesh *m = c->m;
+  int phase = c->try_phase;
+  if (c->try_timer && phase != MESH__TRY_NONE) event_del(c->try_timer);
+  c->try_phase = MESH__TRY_NONE;
+  if (!c->cbs) return 0; /* never reached an attempt */
+  mesh__cb_count *n = &c->cbs->n[c->prio];
+  if (phase == MESH__TRY_BACKOFF) {
+    /* Ended while waiting to retry (canceled, call timeout). */
+    retry_release(c);
+    return 0;
+  }
+  if (!c->rq_counted) {
+    retry_release(c); /* a retry's attempt failed to start (overflow, no endpoint) */
+    return 0;
+  }
+  c->rq_counted = 0;
+  n->rq_active--;
+  if (!c->may_retry && !c->retry_counted && phase == MESH__TRY_NONE) {
+    /* No retry possible (the common no-policy case): just the outcome. */
+    attempt_done(c, c->ep, mesh__attempt_outcome(err, c->refused));
+    return 0;
+  }
+  int outcome = phase == MESH__TRY_EXPIRED ? MESH__ATTEMPT_PER_TRY_TIMEOUT : mesh__attempt_outcome(err, c->refused);
+  attempt_done(c, c->ep, outcome);
+  const mesh__retry_policy *p = c->retry;
+  int would = c->may_retry && outcome != MESH__ATTEMPT_LOCAL && mesh__retry_would_retry(p, outcome, &c->resp);
+  /* Envoy's shouldRetry(): a retry in flight concludes here. */
+  if (c->retry_counted && !would) mesh__stat_add(m->stats, MESH__ST_RETRY_SUCCESS, 1);
+  retry_release(c);
+  if (!would) return 0;
+  if (c->resp.attempts >= 1 + p->num_retries) {
+    c->resp.flags |= MESH__RF_URX;
+    mesh__stat_add(m->stats, MESH__ST_RETRY_LIMIT, 1);
+    return 0;
+  }
+  if (n->rq_retry >= mesh__cb_retry_bound(&c->cbs->th[c->prio], n)) {
+    c->resp.flags |= MESH__RF_UO;
+    mesh__stat_add(m->stats, MESH__ST_RETRY_OVERFLOW, 1);
+    return 0;
+  }
+  if (!c->try_timer && !(c->try_timer = evtimer_new(m->base, on_try_timer, c))) return 0;
+  mesh__router *rt = m->router;
+  int64_t wait = -1;
+  if (p->nreset_headers && outcome == MESH__ATTEMPT_RESPONSE) {
+    wait = mesh__retry_reset_backoff_ms(p, &c->resp, (int64_t)time(NULL), next_random(rt));
+    if (wait >= 0) mesh__stat_add(m->stats, MESH__ST_RETRY_BACKOFF_RL, 1);
+  }
+  if (wait < 0) wait = (int64_t)mesh__backoff_next(p->backoff_base_ms, p->backoff_max_ms, &c->backoff_n, next_random(rt));
+  c->retry_counted = 1;
+  if (++n->rq_retry > n->peak_retry) {
+    n->peak_retry = n->rq_retry;
+    mesh__stat_max(m->stats, MESH__ST_RETRY_ACTIVE_PEAK, n->peak_retry);
+  }
+  mesh__stat_add(m->stats, MESH__ST_RETRY, 1);
+  response_restart(&c->resp);
+  c->conn = NULL;
+  c->pool = NULL;
+  c->state = MESH__CALL_PENDING; /* in no pool: unbind leaves it alone */
+  c->try_phase = MESH__TRY_BACKOFF;
+  arm_try_timer(c, (uint64_t)wait);
+  return 1;
+}
+
+/* How far the response has come: the idle timeout restarts on progress. */
+static uint64_t progress(const mesh__call *c) {
+  return ((uint64_t)c->resp.status << 48) + ((uint64_t)c->resp.fields.n << 32) + c->resp.body.len + 1;
+}
+
+static void on_try_timer(evutil_socket_t fd, short what, void *arg) {
+  mesh__call *c = arg;
+  struct mesh *m = c->m;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  if (c->try_phase == MESH__TRY_BACKOFF) {
+    c->try_phase = MESH__TRY_NONE;
+    if (m->closing || !m->router || !m->router->snap) {
+      mesh__call_finish(c, MESH_ECANCELED, m->closing ? "handle closed" : "no config to retry with");
+    } else {
+      mesh__pool *p = mesh__router_attempt(m, c);
+      if (p) {
+        c->state = MESH__CALL_QUEUED;
+        mesh__pool_submit(p, c);
+      }
+    }
+  } else if (c->try_phase == MESH__TRY_TIMEOUT) {
+    uint64_t ptt, idle;
+    int route_idle;
+    try_limits(c, &ptt, &idle, &route_idle);
+    uint64_t now = mesh__now_ns(), ran = (now - c->try_start_ns) / 1000000u;
+    int expired = 0, final = 0;
+    if (ptt && ran >= ptt) {
+      mesh__stat_add(m->stats, MESH__ST_PER_TRY_TIMEOUT, 1);
+      expired = 1;
+    } else if (idle) {
+      uint64_t pr = progress(c);
+      if (pr == c->idle_mark) {
+        if (route_idle) {
+          /* The stream idle timeout ends the call (Envoy: SI). */
+          c->resp.flags |= MESH__RF_SI;
+          final = 1;
+        } else {
+          mesh__stat_add(m->stats, MESH__ST_PER_TRY_IDLE_TIMEOUT, 1);
+        }
+        c->idle_expired = 1;
+        expired = 1;
+      } else {
+        c->idle_mark = pr;
+      }
+    }
+    if (expired) {
+      /* Cancel the upstream stream (RST_STREAM on HTTP/2, close on
+       * HTTP/1.1) and end the attempt. */
+      if (c->state == MESH__CALL_PENDING || c->state == MESH__CALL_ACTIVE) mesh__pool_unbind(c);
+      c->try_phase = final ? MESH__TRY_NONE : MESH__TRY_EXPIRED;
+      mesh__call_finish(c, MESH_ETIMEOUT, "%s timeout after %llu ms",
+                        final ? "stream idle" : c->idle_expired ? "per-try idle" : "per-try",
+                        (unsigned long long)ran);
+    } else {
+      uint64_t ms = idle ? idle : ptt - ran;
+      if (ptt && ptt - ran < ms) ms = ptt - ran;
+      arm_try_timer(c, ms ? ms : 1);
+    }
+  }
+  mesh__leave(m);
 }
 
 /* ---- the response ---- */
@@ -355,6 +747,8 @@ void mesh__router_on_response(mesh__call *c) {
 }
 
 void mesh__router_release(mesh__call *c) {
+  c->cbs = NULL;
+  c->retry = NULL;
   if (c->snap) mesh__snapshot_unref(c->snap);
   c->snap = NULL;
   c->route = NULL;

@@ -722,7 +722,34 @@ static int retry_policy(ctx *c, const RetryPolicy *p, const mesh__retry_policy *
     rp->backoff_base_ms = base;
     rp->backoff_max_ms = max;
   }
-  if (p->rate_limited_retry_back_off) ignore(c, where, "rate_limited_retry_back_off");
+  if (p->rate_limited_retry_back_off) {
+    const Envoy__Config__Route__V3__RetryPolicy__RateLimitedRetryBackOff *rl = p->rate_limited_retry_back_off;
+    sub(w, where, "rate_limited_retry_back_off");
+    if (rl->n_reset_headers == 0) return fail(c, w, "reset_headers: at least one is required");
+    mesh__reset_header *rh = mesh__arena_calloc(c->a, rl->n_reset_headers, sizeof *rh);
+    if (!rh) return oom(c, w);
+    for (size_t i = 0; i < rl->n_reset_headers; i++) {
+      char w2[WHERE_MAX];
+      sub(w2, w, "reset_headers[%zu].name", i);
+      const char *name = rl->reset_headers[i] ? S(rl->reset_headers[i]->name) : "";
+      if (!*name) return fail(c, w2, "must not be empty");
+      if (dups(c, &rh[i].name, name, true, w2) < 0) return -1;
+      rh[i].format = rl->reset_headers[i]->format == ENVOY__CONFIG__ROUTE__V3__RETRY_POLICY__RESET_HEADER_FORMAT__UNIX_TIMESTAMP
+                         ? MESH__RESET_UNIX_TIMESTAMP
+                         : MESH__RESET_SECONDS;
+    }
+    rp->reset_headers = rh;
+    rp->nreset_headers = rl->n_reset_headers;
+    rp->rl_backoff_max_ms = 300000; /* Envoy's default */
+    if (rl->max_interval) {
+      char w2[WHERE_MAX];
+      sub(w2, w, "max_interval");
+      uint64_t max = 0;
+      if (duration_ms(c, rl->max_interval, w2, &max) < 0) return -1;
+      if (max == 0) return fail(c, w2, "must be at least 1ms");
+      rp->rl_backoff_max_ms = max;
+    }
+  }
   if (header_matchers(c, p->retriable_headers, p->n_retriable_headers, &rp->retriable_headers,
                       &rp->nretriable_headers, where, "retriable_headers") < 0 ||
       header_matchers(c, p->retriable_request_headers, p->n_retriable_request_headers,

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int upstream_start(upstream *u) {
+int upstream_start(upstream *u) { return upstream_start_args(u, NULL); }
+
+int upstream_start_args(upstream *u, const char *const *args) {
   const char *path = getenv("MESH_TEST_UPSTREAM");
   if (!path) path = "./t/mesh-test-upstream";
   int fds[2];
@@ -23,7 +25,11 @@ int upstream_start(upstream *u) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    execl(path, path, "--port", "0", (char *)NULL);
+    const char *argv[32] = {path, "--port", "0"};
+    int n = 3;
+    for (; args && *args && n < 31; args++) argv[n++] = *args;
+    argv[n] = NULL;
+    execv(path, (char *const *)argv);
     perror(path);
     _exit(127);
   }

@@ -12,6 +12,9 @@ typedef struct upstream {
 
 /* Start t/mesh-test-upstream (path from $MESH_TEST_UPSTREAM). 0 or -1. */
 int upstream_start(upstream *u);
+/* The same with extra command-line arguments (a NULL-terminated list),
+ * e.g. a fault schedule: {"--fault", "503:50%", NULL}. */
+int upstream_start_args(upstream *u, const char *const *args);
 void upstream_stop(upstream *u);
 /* Format base + path into a static-per-call buffer. */
 const char *upstream_url(const upstream *u, const char *path, char *buf, size_t len);

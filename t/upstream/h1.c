@@ -267,6 +267,11 @@ static void h1_begin_response(struct conn *c)
 {
 	struct request *r = c->cur;
 
+	if (r->plan.reset == RESET_CONN) {
+		c->h1.state = H1_DONE;
+		conn_reset_hard(c);
+		return;
+	}
 	if (r->plan.reset == RESET_NOW) {
 		/* No response at all: flush earlier responses, then shut down. */
 		c->h1.state = H1_DONE;
@@ -494,7 +499,7 @@ static int parse_field(struct request *r, struct h1_head_info *hi, char *l,
 			hi->conn_keepalive = true;
 	} else if (ieq(l, nn, "expect")) {
 		r->conn->h1.expect_continue = ieq(v, vn, "100-continue");
-	} else if (iprefix(l, nn, "x-echo-")) {
+	} else if (iprefix(l, nn, "x-echo-") || ieq(l, nn, "x-envoy-attempt-count")) {
 		if (!add_echo(r, l, nn, v, vn))
 			return 500;
 	}

@@ -128,6 +128,10 @@ static void h2_respond(struct request *r)
 	struct hdr_scratch s;
 	int n;
 
+	if (p->reset == RESET_CONN) {
+		conn_reset_hard(c);
+		return;
+	}
 	if (p->reset == RESET_NOW) {
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, r->stream_id,
 		                          NGHTTP2_INTERNAL_ERROR);
@@ -227,7 +231,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
 		/* RFC 9113 8.3.1: :authority wins over Host. */
 		if (!r->authority.rv)
 			ref_set_rc(&r->authority, name, value);
-	} else if (n.len >= 7 && memcmp(n.base, "x-echo-", 7) == 0) {
+	} else if ((n.len >= 7 && memcmp(n.base, "x-echo-", 7) == 0) || name_is(n, "x-envoy-attempt-count")) {
 		/* Names are lower case in h2 (RFC 9113 8.2.1). */
 		if (r->n_echo == r->cap_echo) {
 			size_t cap = r->cap_echo ? r->cap_echo * 2 : 8;

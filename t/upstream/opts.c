@@ -3,11 +3,12 @@
  *
  * req_opts_parse() turns "?status=503&size=10" into a struct req_opts;
  * plan_request() turns the options (plus method, path and protocol) into a
- * struct plan that the protocol code executes.  A future fault schedule
- * ("every 2nd request 503", ...) belongs in plan_request().
+ * struct plan that the protocol code executes.  The fault schedule of the
+ * command line (--fault, --fail-every, --conn-reset) is applied here too.
  */
 #include "upstream.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,10 @@ static bool parse_reset(const char *v, size_t n, bool bare, enum reset_mode *out
 		*out = RESET_MID_BODY;
 		return true;
 	}
+	if (val_is(v, n, "conn")) {
+		*out = RESET_CONN;
+		return true;
+	}
 	if (parse_bool(v, n, bare, &b)) {
 		*out = b ? RESET_NOW : RESET_NONE;
 		return true;
@@ -92,6 +97,15 @@ static bool apply_param(struct req_opts *o, const char *k, size_t kn,
 		if (!parse_u64(v, vn, UP_MAX_HEADER_BYTES, &u))
 			return false;
 		o->header_bytes = (uint32_t)u;
+	} else if (KEY("retry_after")) {
+		if (!parse_u64(v, vn, UINT32_MAX, &u))
+			return false;
+		o->retry_after = (uint32_t)u;
+		o->retry_after_set = true;
+	} else if (KEY("grpc_status")) {
+		if (!parse_u64(v, vn, 16, &u))
+			return false;
+		o->grpc_status = (int)u;
 	} else if (KEY("reset")) {
 		return parse_reset(v, vn, bare, &o->reset);
 	} else if (KEY("echo")) {
@@ -120,6 +134,7 @@ int req_opts_parse(const uint8_t *target, size_t len, struct req_opts *o,
 
 	memset(o, 0, sizeof(*o));
 	o->status = 200;
+	o->grpc_status = -1;
 	if (badlen)
 		bad[0] = '\0';
 
@@ -206,6 +221,8 @@ void plan_error(struct request *r, int status, const char *msg, bool close)
 
 	memset(p, 0, sizeof(*p));
 	p->status = status;
+	p->retry_after = -1;
+	p->grpc_status = -1;
 	p->src = BODY_TEXT;
 	r->text_len = (size_t)snprintf(r->text, sizeof(r->text), "%s\n", msg);
 	if (r->text_len >= sizeof(r->text))
@@ -215,6 +232,171 @@ void plan_error(struct request *r, int status, const char *msg, bool close)
 	p->content_length = true;
 	p->close = close;
 	p->content_type = "text/plain";
+}
+
+/* ---- the fault schedule ---------------------------------------------- */
+
+enum fault_kind { F_STATUS, F_RESET, F_CONN_RESET, F_DELAY, F_STALL, F_AFTER_HEADERS, F_MID_BODY };
+
+struct fault {
+	enum fault_kind kind;
+	int status;
+	uint32_t delay_ms;
+	uint32_t ppm;            /* probability, parts per million     */
+	uint64_t every;          /* or: every N-th request (N > 0)     */
+};
+
+#define MAX_FAULTS 16
+static struct fault faults[MAX_FAULTS];
+static size_t nfaults;
+static uint32_t conn_reset_ppm;
+static uint64_t fault_seq;
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+void fault_seed(uint64_t seed)
+{
+	rng = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
+
+static uint32_t roll_ppm(void)
+{
+	/* xorshift64*: reproducible with --seed. */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (uint32_t)((rng * 2685821657736338717ull) >> 32) % 1000000u;
+}
+
+/* "50%", "0.5%", "100%": parts per million. */
+static bool parse_pct(const char *s, uint32_t *ppm)
+{
+	size_t n = strlen(s);
+	uint64_t whole = 0, frac = 0, scale = 10000;
+	size_t i = 0;
+
+	if (n < 2 || s[n - 1] != '%')
+		return false;
+	n--;
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	for (; i < n && isdigit((unsigned char)s[i]); i++)
+		whole = whole * 10 + (uint64_t)(s[i] - '0');
+	if (i < n && s[i] == '.') {
+		for (i++; i < n && isdigit((unsigned char)s[i]); i++) {
+			scale /= 10;
+			frac += (uint64_t)(s[i] - '0') * scale;
+		}
+	}
+	if (i != n || whole > 100 || whole * 10000 + frac > 1000000)
+		return false;
+	*ppm = (uint32_t)(whole * 10000 + frac);
+	return true;
+}
+
+int fault_add(const char *spec)
+{
+	struct fault f;
+	const char *colon = strrchr(spec, ':');
+	char kind[64];
+	uint64_t u;
+
+	memset(&f, 0, sizeof(f));
+	if (!colon || (size_t)(colon - spec) >= sizeof(kind) || nfaults == MAX_FAULTS)
+		return -1;
+	memcpy(kind, spec, (size_t)(colon - spec));
+	kind[colon - spec] = '\0';
+	if (!parse_pct(colon + 1, &f.ppm))
+		return -1;
+	if (parse_u64(kind, strlen(kind), 599, &u)) {
+		if (u < 200)
+			return -1;
+		f.kind = F_STATUS;
+		f.status = (int)u;
+	} else if (!strcmp(kind, "reset")) {
+		f.kind = F_RESET;
+	} else if (!strcmp(kind, "conn_reset")) {
+		f.kind = F_CONN_RESET;
+	} else if (!strcmp(kind, "stall")) {
+		f.kind = F_STALL;
+	} else if (!strcmp(kind, "after_headers")) {
+		f.kind = F_AFTER_HEADERS;
+	} else if (!strcmp(kind, "mid_body")) {
+		f.kind = F_MID_BODY;
+	} else if (!strncmp(kind, "delay=", 6) &&
+	           parse_u64(kind + 6, strlen(kind + 6), UP_MAX_DELAY_MS, &u)) {
+		f.kind = F_DELAY;
+		f.delay_ms = (uint32_t)u;
+	} else {
+		return -1;
+	}
+	faults[nfaults++] = f;
+	return 0;
+}
+
+int fault_fail_every(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	uint64_t every, st = 503;
+	struct fault f;
+
+	if (!parse_u64(spec, n, UINT32_MAX, &every) || every == 0 || nfaults == MAX_FAULTS)
+		return -1;
+	if (colon && (!parse_u64(colon + 1, strlen(colon + 1), 599, &st) || st < 200))
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.kind = F_STATUS;
+	f.status = (int)st;
+	f.every = every;
+	faults[nfaults++] = f;
+	return 0;
+}
+
+int fault_conn_reset(const char *spec)
+{
+	return parse_pct(spec, &conn_reset_ppm) ? 0 : -1;
+}
+
+bool fault_doom_conn(void)
+{
+	return conn_reset_ppm && roll_ppm() < conn_reset_ppm;
+}
+
+/* The first scheduled fault that fires overrides what the request asked. */
+static void fault_apply(struct request *r)
+{
+	struct req_opts *o = &r->opts;
+	uint64_t seq = ++fault_seq;
+
+	if (r->conn && r->conn->doomed) {
+		o->reset = RESET_CONN;
+		return;
+	}
+	for (size_t i = 0; i < nfaults; i++) {
+		const struct fault *f = &faults[i];
+		bool fire = f->every ? seq % f->every == 0 : f->ppm && roll_ppm() < f->ppm;
+		if (!fire)
+			continue;
+		switch (f->kind) {
+		case F_STATUS: o->status = f->status; break;
+		case F_RESET: o->reset = RESET_NOW; break;
+		case F_CONN_RESET: o->reset = RESET_CONN; break;
+		case F_DELAY: o->delay_ms = f->delay_ms; break;
+		case F_STALL:
+			/* Headers announcing a body that never comes. */
+			o->stall = true;
+			if (!o->size_set) {
+				o->size = 1000;
+				o->size_set = true;
+			}
+			break;
+		case F_AFTER_HEADERS: o->reset = RESET_AFTER_HEADERS; break;
+		case F_MID_BODY:
+			o->reset = RESET_MID_BODY;
+			break;
+		}
+		return;
+	}
 }
 
 /*
@@ -245,6 +427,8 @@ void plan_request(struct request *r, bool is_h2)
 		return;
 	}
 
+	if (nfaults || conn_reset_ppm)
+		fault_apply(r);
 	memset(p, 0, sizeof(*p));
 	p->status = o->status;
 	p->delay_ms = o->delay_ms;
@@ -252,6 +436,8 @@ void plan_request(struct request *r, bool is_h2)
 	p->stall = o->stall;
 	p->header_bytes = o->header_bytes;
 	p->trailer = o->trailer;
+	p->retry_after = o->retry_after_set ? (int64_t)o->retry_after : -1;
+	p->grpc_status = o->grpc_status;
 	if (is_h2) {
 		p->goaway = o->goaway;
 	} else {

@@ -2,7 +2,7 @@
  * mesh-test-upstream: a controllable HTTP/1.1 + h2c (prior knowledge) test
  * server for libmesh integration tests and benchmarks.
  *
- *   mesh-test-upstream [--host 127.0.0.1] [--port N] [--cpu N]
+ *   mesh-test-upstream [--host 127.0.0.1] [--port N] [--cpu N] [fault schedule]
  *
  * Prints "port=NNNN\n" on stdout once listening (--port 0, the default,
  * picks a free port).  Exits on SIGTERM/SIGINT and when its parent dies.
@@ -16,20 +16,36 @@
  *   reset=1          h2: RST_STREAM(INTERNAL_ERROR); h1: close, no response
  *   reset=after_headers  headers (content-length = size), then reset/close
  *   reset=mid_body   headers + size/2 bytes, then reset/close (size default 1000)
+ *   reset=conn       TCP RST of the whole connection (every stream on it)
  *   stall=1          headers, then nothing
  *   goaway=1         (h2) respond, then GOAWAY(NO_ERROR) and close
  *   chunked=1        (h1) chunked body (4096-byte chunks) + x-trailer: done
  *   close=1          (h1) Connection: close
  *   header_bytes=N   header x-big with N 'y' bytes (max 1 MiB)
  *   trailer=1        trailer x-trailer: done (h1: implies chunked=1)
+ *   retry_after=N    header retry-after: N
+ *   grpc_status=N    header grpc-status: N (a trailers-only gRPC answer)
  * Booleans accept 1/true/0/false or a bare key.  Unknown keys are ignored;
  * a malformed value gives 400.  GET /stats returns
  * "connections=N requests=N active_connections=N" (counting itself).
  *
  * Every response carries x-upstream-proto, x-upstream-conn (1, 2, ... per
  * accepted connection), x-upstream-port, x-req-method, x-req-path,
- * x-req-authority, x-req-body-bytes, the request's x-echo-* headers and,
+ * x-req-authority, x-req-body-bytes, the request's x-echo-* headers (and
+ * x-envoy-attempt-count) and,
  * when the length is known, content-length.
+ *
+ * A fault schedule on the command line applies to every request (the first
+ * matching fault wins; a request's own options are overridden):
+ *   --fault 503:50%        answer 503 to half the requests (any status)
+ *   --fault reset:10%      reset the request (as reset=1)
+ *   --fault conn_reset:5%  RST the request's whole connection
+ *   --fault delay=200:5%   delay 200 ms;  --fault stall:1%  headers, then nothing
+ *   --fault after_headers:1%, --fault mid_body:1%  reset after headers / mid-body
+ *   --fail-every N[:STATUS]  every N-th request gets STATUS (default 503)
+ *   --conn-reset P%        each new connection, with probability P, is reset
+ *                          (TCP RST) at its first request
+ *   --seed N               seed of the schedule's random numbers
  *
  * This file holds process setup, the listener, connection I/O and the
  * shared helpers (request objects, response header list).
@@ -242,6 +258,14 @@ int build_resp_headers(struct request *r, struct hdr_scratch *s, bool with_clen,
 	}
 	if (p->header_bytes)
 		nv_put(&nv[n++], "x-big", up_fill_y, p->header_bytes);
+	if (p->retry_after >= 0) {
+		snprintf(s->retry_after, sizeof(s->retry_after), "%lld", (long long)p->retry_after);
+		nv_put_str(&nv[n++], "retry-after", s->retry_after);
+	}
+	if (p->grpc_status >= 0) {
+		snprintf(s->grpc_status, sizeof(s->grpc_status), "%d", p->grpc_status);
+		nv_put_str(&nv[n++], "grpc-status", s->grpc_status);
+	}
 	return (int)n;
 }
 
@@ -372,6 +396,15 @@ static void conn_do_after_flush(struct conn *c)
 		conn_kill(c);
 		break;
 	}
+}
+
+void conn_reset_hard(struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+
+	/* close() with a zero linger sends RST, not FIN. */
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_after_flush(c, AF_ABORT);
 }
 
 static bool conn_wants_read(struct conn *c)
@@ -552,8 +585,11 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (!conn_new(fd))
+		struct conn *c = conn_new(fd);
+		if (!c)
 			close(fd);
+		else
+			c->doomed = fault_doom_conn();
 	}
 }
 
@@ -611,7 +647,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mesh-test-upstream [--host ADDR] [--port N] [--cpu N]\n");
+	fprintf(f, "usage: mesh-test-upstream [--host ADDR] [--port N] [--cpu N]\n"
+	           "         [--fault KIND:P%%]... [--fail-every N[:STATUS]] [--conn-reset P%%]\n"
+	           "         [--seed N]\n"
+	           "  KIND: a status (503), reset, conn_reset, delay=MS, stall,\n"
+	           "        after_headers, mid_body\n");
 }
 
 static long parse_num(const char *opt, const char *s, long max)
@@ -667,7 +707,17 @@ int main(int argc, char **argv)
 			         parse_num(a, argv[++i], 65535));
 		else if (!strcmp(a, "--cpu"))
 			cpu = parse_num(a, argv[++i], INT_MAX);
-		else {
+		else if (!strcmp(a, "--seed"))
+			fault_seed((uint64_t)parse_num(a, argv[++i], LONG_MAX));
+		else if ((!strcmp(a, "--fault") && fault_add(argv[i + 1]) == 0) ||
+		         (!strcmp(a, "--fail-every") && fault_fail_every(argv[i + 1]) == 0) ||
+		         (!strcmp(a, "--conn-reset") && fault_conn_reset(argv[i + 1]) == 0))
+			i++;
+		else if (!strcmp(a, "--fault") || !strcmp(a, "--fail-every") ||
+		         !strcmp(a, "--conn-reset")) {
+			fprintf(stderr, "mesh-test-upstream: bad value for %s: %s\n", a, argv[i + 1]);
+			return 2;
+		} else {
 			usage(stderr);
 			return 2;
 		}

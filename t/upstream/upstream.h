@@ -69,6 +69,7 @@ enum reset_mode {
 	RESET_NOW,            /* reset=1                                      */
 	RESET_AFTER_HEADERS,  /* reset=after_headers                          */
 	RESET_MID_BODY,       /* reset=mid_body                               */
+	RESET_CONN,           /* reset=conn: TCP RST of the whole connection  */
 };
 
 /* What the request asked for, parsed from the query string. */
@@ -85,6 +86,9 @@ struct req_opts {
 	bool close;                 /* close=1         (h1 only)     */
 	bool trailer;               /* trailer=1                     */
 	uint32_t header_bytes;      /* header_bytes=N                */
+	uint32_t retry_after;       /* retry_after=N: Retry-After: N */
+	bool retry_after_set;
+	int grpc_status;            /* grpc_status=N (-1: none)      */
 };
 
 enum body_src {
@@ -110,6 +114,8 @@ struct plan {
 	bool close;              /* h1: Connection: close after this response    */
 	uint32_t header_bytes;
 	const char *content_type; /* NULL: none                                  */
+	int64_t retry_after;     /* Retry-After header value, -1: none          */
+	int grpc_status;         /* grpc-status header, -1: none                */
 };
 
 /* A header reference: bytes owned either by the h1 head buffer of the
@@ -195,6 +201,7 @@ struct conn {
 	struct evbuffer *out;    /* pending output                            */
 	struct conn *next, *prev;
 	bool peer_eof;
+	bool doomed;             /* --conn-reset picked it: RST at its first request */
 	bool dead;               /* free at the end of the current callback   */
 	bool lingering;
 	bool read_paused;
@@ -231,6 +238,8 @@ struct hdr_scratch {
 	char status[8];
 	char clen[24];
 	char body_bytes[24];
+	char retry_after[24];
+	char grpc_status[12];
 };
 
 /* Build the response header list into c->nv; returns count or -1 (OOM).
@@ -254,6 +263,17 @@ void plan_request(struct request *r, bool is_h2);
 void plan_error(struct request *r, int status, const char *msg, bool close);
 
 const char *reason_phrase(int status);
+
+/* Fault schedule (--fault, --fail-every, --conn-reset, --seed): applied to
+ * every request before its plan, so that one process can answer 503 half
+ * the time and another reset a tenth of its connections. */
+int fault_add(const char *spec);            /* 0, or -1: malformed       */
+int fault_fail_every(const char *spec);     /* "N" or "N:STATUS"         */
+int fault_conn_reset(const char *spec);     /* "P%"                      */
+void fault_seed(uint64_t seed);
+bool fault_doom_conn(void);                 /* roll for a new connection */
+/* Abort the connection with a TCP RST (SO_LINGER 0) once output is out. */
+void conn_reset_hard(struct conn *c);
 
 /* ---- h1.c ------------------------------------------------------------ */
 
