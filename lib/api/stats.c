@@ -22,6 +22,7 @@ const char *const mesh__stat_names[MESH__ST_FLAG0] = {
     "retry_active_peak",
     "rq_active_peak",
     "attempts_max",
+    "outlier_detection.ejections_enforced_total",
 };
 
 /* Gauges are read on the loop thread, where the breakers count. */

@@ -146,6 +146,9 @@ typedef struct mesh__call {
   int32_t pick_ci;           /* the cluster index the attempt picked in... */
   uint32_t pick_gen;         /* ...this config generation of the router */
   int32_t tried[4];          /* previous endpoints, most recent last */
+  uint64_t hash;             /* the request hash (route hash_policy) when has_hash */
+  uint64_t pick_ns;          /* when the attempt picked (latency-aware pickers only) */
+  uint8_t has_hash;
   uint8_t ntried;
   uint8_t prio;              /* routing priority: MESH__ROUTING_* */
   uint8_t rq_counted;        /* counted in cbs rq_active */

@@ -11,9 +11,11 @@
 #include "lb/lb.h"
 #include "model/cluster.h"
 #include "model/route.h"
+#include "route/hash.h"
 #include "route/match.h"
 #include "upstream/breaker.h"
 #include "upstream/core.h"
+#include "upstream/outlier.h"
 #include "upstream/retry.h"
 #include "util/clock.h"
 #include "util/str.h"
@@ -34,6 +36,8 @@ typedef struct rcluster {
   const mesh__load_assignment *la;
   mesh__pool **pools; /* per endpoint, filled on first use */
   mesh__cb_state *cbs; /* circuit breakers; owned by the router's list */
+  mesh__outlier *od;   /* outlier detection (attached to lb), or NULL */
+  uint64_t od_next_ms; /* when od's interval tick is due */
 } rcluster;
 
 typedef struct mesh__router mesh__router;
@@ -46,6 +50,8 @@ struct mesh__router {
    * connections of an old snapshot still count against them. One per
    * distinct cluster name ever published. */
   mesh__cb_state *cbs;
+  struct event *od_timer; /* the outlier detectors' interval ticks */
+  uint64_t od_ejections;  /* ejections enforced, summed over detectors gone */
 };
 
 static uint64_t next_random(mesh__router *r) {
@@ -60,10 +66,100 @@ static uint64_t next_random(mesh__router *r) {
 
 static void free_clusters(rcluster *cl, size_t n) {
   for (size_t i = 0; cl && i < n; i++) {
+    mesh__outlier_free(cl[i].od);
     mesh__lb_destroy(cl[i].lb);
     free(cl[i].pools);
   }
   free(cl);
+}
+
+static uint64_t now_ms(void) { return mesh__now_ns() / 1000000u; }
+
+/* ---- outlier detection ---- */
+
+static uint64_t od_enforced(const mesh__outlier *o) {
+  const mesh__outlier_stats *st = mesh__outlier_get_stats(o);
+  uint64_t n = 0;
+  for (int t = 0; t < MESH__OD_N_TYPES; t++) n += st->enforced[t];
+  return n;
+}
+
+/* Arm the timer at the earliest detector's next tick. */
+static void od_arm(mesh__router *r, uint64_t now) {
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; r->snap && i < r->snap->nclusters; i++)
+    if (r->cl[i].od && r->cl[i].od_next_ms < next) next = r->cl[i].od_next_ms;
+  if (!r->od_timer) return;
+  if (next == UINT64_MAX) {
+    event_del(r->od_timer);
+    return;
+  }
+  uint64_t ms = next > now ? next - now : 0;
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+  event_add(r->od_timer, &tv);
+}
+
+static void od_publish_stats(struct mesh *m) {
+  mesh__router *r = m->router;
+  uint64_t n = r->od_ejections;
+  for (size_t i = 0; r->snap && i < r->snap->nclusters; i++)
+    if (r->cl[i].od) n += od_enforced(r->cl[i].od);
+  __atomic_store_n(&m->stats[MESH__ST_OUTLIER_EJECTIONS], n, __ATOMIC_RELAXED);
+}
+
+static void on_od_timer(evutil_socket_t fd, short what, void *arg) {
+  struct mesh *m = arg;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  mesh__router *r = m->router;
+  uint64_t now = now_ms();
+  for (size_t i = 0; r && r->snap && i < r->snap->nclusters; i++) {
+    rcluster *rc = &r->cl[i];
+    if (rc->od && rc->od_next_ms <= now) rc->od_next_ms = mesh__outlier_tick(rc->od, now);
+  }
+  if (r) {
+    od_publish_stats(m);
+    od_arm(r, now);
+  }
+  mesh__leave(m);
+}
+
+/* Give the new config's clusters their detectors: a cluster of the same
+ * name keeps its detector (ejections, counters, multipliers), carried
+ * over by endpoint address when its endpoints changed; others start
+ * fresh. Runs once the new pickers exist; detectors taken over are
+ * cleared from the old clusters. 0, or -1 when out of memory (the
+ * detectors taken so far are then lost with the new clusters). */
+static int od_carry_over(mesh__router *r, const mesh__snapshot *s, rcluster *cl) {
+  uint64_t now = now_ms();
+  for (size_t i = 0; i < s->nclusters; i++) {
+    const mesh__cluster *c = s->clusters[i].cluster;
+    if (!c->has_outlier_detection || !cl[i].lb) continue;
+    rcluster *old = NULL;
+    if (r->snap) {
+      int oi = mesh__snapshot_cluster(r->snap, s->clusters[i].name, strlen(s->clusters[i].name));
+      if (oi >= 0 && r->cl[oi].od) old = &r->cl[oi];
+    }
+    mesh__outlier *od = NULL;
+    if (old && (old->la == cl[i].la || mesh__outlier_remap(old->od, old->la, cl[i].la) == 0) &&
+        mesh__outlier_set_config(old->od, &c->outlier) == 0) {
+      od = old->od;
+      cl[i].od_next_ms = old->od_next_ms;
+      old->od = NULL;
+    } else {
+      if (old) {
+        r->od_ejections += od_enforced(old->od);
+        mesh__outlier_free(old->od);
+        old->od = NULL;
+      }
+      if (mesh__outlier_new(&c->outlier, cl[i].la->n_endpoints, next_random(r), &od) != 0) return -1;
+      cl[i].od_next_ms = now + c->outlier.interval_ms;
+    }
+    cl[i].od = od;
+    mesh__outlier_attach(od, cl[i].lb);
+  }
+  return 0;
 }
 
 /* The breaker state of cluster c (created on first sight of its name);
@@ -112,14 +208,25 @@ int mesh__router_publish(struct mesh *m, mesh__snapshot *s) {
       return -1;
     }
   }
+  if (!r->od_timer && !(r->od_timer = evtimer_new(m->base, on_od_timer, m))) {
+    free_clusters(cl, s->nclusters);
+    return -1;
+  }
+  if (od_carry_over(r, s, cl) < 0) {
+    free_clusters(cl, s->nclusters);
+    return -1;
+  }
   mesh__snapshot_ref(s);
   if (r->snap) {
+    for (size_t i = 0; i < r->snap->nclusters; i++)
+      if (r->cl[i].od) r->od_ejections += od_enforced(r->cl[i].od);
     free_clusters(r->cl, r->snap->nclusters);
     mesh__snapshot_unref(r->snap); /* calls in flight hold their own */
   }
   r->snap = s;
   r->cl = cl;
   r->gen++;
+  od_arm(r, now_ms());
   return 0;
 }
 
@@ -132,6 +239,7 @@ void mesh__router_free(struct mesh *m) {
     free_clusters(r->cl, r->snap->nclusters);
     mesh__snapshot_unref(r->snap);
   }
+  if (r->od_timer) event_free(r->od_timer);
   while (r->cbs) {
     mesh__cb_state *st = r->cbs;
     r->cbs = st->next;
@@ -317,6 +425,8 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
   }
   c->resp.cluster_name = s->clusters[ci].name;
   c->cw = cw;
+  /* The request hash (ring hash, maglev), before rewrites change in.path. */
+  c->has_hash = r->route.nhash && mesh__route_hash(&r->route, &in, NULL, &c->hash);
 
   /* Rewrites and header mutations change the request copy. */
   if (mesh__route_rewrites_path(r)) {
@@ -479,6 +589,8 @@ mesh__pool *mesh__router_attempt(struct mesh *m, mesh__call *c) {
     return NULL;
   }
   mesh__lb_ctx ctx = {0};
+  ctx.hash = c->hash;
+  ctx.has_hash = c->has_hash;
   int picks = c->ntried && c->retry && c->retry->avoid_previous_hosts ? (int)c->retry->host_selection_max_attempts : 1;
   int ei = -1;
   for (int k = 0; k < picks; k++) {
@@ -523,6 +635,7 @@ mesh__pool *mesh__router_attempt(struct mesh *m, mesh__call *c) {
   }
   c->tried[c->ntried++] = ei;
   c->ep = ei;
+  if (cluster->lb_policy == MESH__LB_PEAK_EWMA) c->pick_ns = mesh__now_ns();
   c->refused = 0;
   c->idle_expired = 0;
   c->rq_counted = 1;
@@ -555,7 +668,39 @@ static void attempt_done(mesh__call *c, int ep, int outcome) {
   int o = outcome == MESH__ATTEMPT_RESPONSE ? (c->resp.status >= 500 ? MESH__LB_FAILED : MESH__LB_OK)
           : outcome == MESH__ATTEMPT_LOCAL ? MESH__LB_LOCAL_FAILURE
                                            : MESH__LB_FAILED;
-  if (rc->lb) mesh__lb_release(rc->lb, ep, o);
+  if (rc->lb) mesh__lb_release_timed(rc->lb, ep, o, c->pick_ns ? mesh__now_ns() - c->pick_ns : 0);
+  c->pick_ns = 0;
+  if (!rc->od) return;
+  /* Outlier detection: what the endpoint did (Envoy's putResult /
+   * putHttpResponseCode). gRPC answers count by grpc-status. Local
+   * failures (overflow, cancel, the call's own deadline) are not the
+   * endpoint's. */
+  uint64_t now = now_ms();
+  switch (outcome) {
+  case MESH__ATTEMPT_RESPONSE: {
+    int st = c->resp.status;
+    /* grpc-status in the headers (a trailers-only response) only: a
+     * status in trailers is not looked at, as in Envoy. */
+    const mesh_response *rp = &c->resp;
+    for (uint32_t i = 0; i < rp->nheaders; i++)
+      if (!strcmp(rp->strings.data + rp->fields.v[i].name, "grpc-status")) {
+        unsigned long long g;
+        const char *v = rp->strings.data + rp->fields.v[i].value;
+        if (mesh__parse_u64(v, strlen(v), 99, &g) == 0) st = mesh__outlier_grpc_to_http((int)g);
+        break;
+      }
+    mesh__outlier_report(rc->od, (uint32_t)ep, MESH__OD_LOCAL_SUCCESS, now);
+    mesh__outlier_report_status(rc->od, (uint32_t)ep, st, now);
+    break;
+  }
+  case MESH__ATTEMPT_RESET:
+  case MESH__ATTEMPT_REFUSED_STREAM: mesh__outlier_report(rc->od, (uint32_t)ep, MESH__OD_LOCAL_RESET, now); break;
+  case MESH__ATTEMPT_CONNECT_FAILURE:
+    mesh__outlier_report(rc->od, (uint32_t)ep, MESH__OD_LOCAL_CONNECT_FAILED, now);
+    break;
+  case MESH__ATTEMPT_PER_TRY_TIMEOUT: mesh__outlier_report(rc->od, (uint32_t)ep, MESH__OD_LOCAL_TIMEOUT, now); break;
+  default: break;
+  }
 }
 
 static void retry_release(mesh__call *c) {

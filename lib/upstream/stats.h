@@ -23,6 +23,7 @@ enum mesh__stat {
   MESH__ST_RETRY_ACTIVE_PEAK,  /* most retries in flight at once in one cluster and priority */
   MESH__ST_RQ_ACTIVE_PEAK,     /* most attempts in flight at once in one cluster and priority */
   MESH__ST_ATTEMPTS_MAX,       /* most attempts one call made */
+  MESH__ST_OUTLIER_EJECTIONS,  /* outlier_detection.ejections_enforced_total */
   MESH__ST_FLAG0,              /* response_flags.<CODE>: calls that ended with the flag */
   MESH__ST_COUNT = MESH__ST_FLAG0 + 12
 };

@@ -624,7 +624,6 @@ static int outlier(const Envoy__Config__Cluster__V3__OutlierDetection *od, mesh_
     return fail(err, errlen, "outlier_detection.max_ejection_time: %llums is smaller than base_ejection_time (%llums)",
                 (unsigned long long)o->max_ejection_time_ms, (unsigned long long)o->base_ejection_time_ms);
   note_unknown(&od->base, "outlier_detection", ignored);
-  mesh__notes_add(ignored, "outlier_detection: stored, ejection is not active yet");
   return 0;
 }
 

@@ -790,3 +790,77 @@ Test(resilience, acceptance_500_rps_20s_three_faulty_endpoints, .timeout = 120) 
   expect_drained(&h);
   close_mesh(&h);
 }
+
+/* ------------------------------------------------------------ outlier detection, hashing */
+
+/* One endpoint of three always answers 503: after consecutive_5xx of them
+ * it is ejected and the calls that follow go to the other two. */
+Test(resilience, outlier_detection_ejects_the_failing_endpoint) {
+  int ports[3] = {up("--fault", "503:100%", NULL, NULL), up(NULL, NULL, NULL, NULL), up(NULL, NULL, NULL, NULL)};
+  write_cfg(NULL,
+            "    outlier_detection: {consecutive_5xx: 3, interval: 0.05s, base_ejection_time: 30s,"
+            " max_ejection_percent: 100}\n",
+            ports, 3);
+  harness h;
+  open_mesh(&h);
+  results x = {0};
+  run(&h, &x, "/", 300, 1, 0, 0, NULL, NULL);
+  cr_expect_eq(x.status[503], 3, "only the 503s before the ejection reach the caller (%d)", x.status[503]);
+  cr_expect_eq(x.status[200], 297);
+  spin(&h, 120); /* an interval tick publishes the count */
+  cr_expect_eq(stat_of(&h, "outlier_detection.ejections_enforced_total"), 1);
+  /* Without outlier detection the same endpoint keeps getting its share. */
+  write_cfg(NULL, NULL, ports, 3);
+  spin(&h, 400);
+  results y = {0};
+  run(&h, &y, "/", 30, 1, 0, 0, NULL, NULL);
+  cr_expect_eq(y.status[503], 10, "round robin over three again (%d)", y.status[503]);
+  expect_drained(&h);
+  close_mesh(&h);
+}
+
+typedef struct hashed {
+  int done, outstanding;
+  char endpoint[8][64];
+} hashed;
+
+static void on_hashed(const mesh_response *r, void *ud) {
+  hashed *x = ud;
+  const char *ep = mesh_response_endpoint(r);
+  snprintf(x->endpoint[x->done % 8], sizeof x->endpoint[0], "%s", ep ? ep : "");
+  x->done++;
+  x->outstanding--;
+}
+
+/* RING_HASH with a header hash policy: one user's calls stay on one
+ * endpoint; different users spread over the endpoints. */
+Test(resilience, ring_hash_keeps_a_key_on_one_endpoint) {
+  int ports[3] = {up(NULL, NULL, NULL, NULL), up(NULL, NULL, NULL, NULL), up(NULL, NULL, NULL, NULL)};
+  write_cfg("hash_policy: [{header: {header_name: x-user}}]", "    lb_policy: RING_HASH\n", ports, 3);
+  harness h;
+  open_mesh(&h);
+  char first[16][64];
+  int distinct = 0;
+  for (int u = 0; u < 16; u++) {
+    char user[16];
+    snprintf(user, sizeof user, "user-%d", u);
+    mesh_request *req;
+    cr_assert_eq(mesh_request_new(&req, "GET", "http://svc.mesh/"), MESH_OK);
+    mesh_request_add_header(req, "x-user", user);
+    hashed x = {0};
+    for (int i = 0; i < 8; i++) {
+      cr_assert_eq(mesh_call_start(h.m, req, on_hashed, &x, NULL), MESH_OK);
+      x.outstanding++;
+    }
+    while (x.outstanding) event_base_loop(h.eb, EVLOOP_ONCE);
+    for (int i = 1; i < 8; i++) cr_expect_str_eq(x.endpoint[i], x.endpoint[0], "%s moved between endpoints", user);
+    snprintf(first[u], sizeof first[u], "%s", x.endpoint[0]);
+    int seen = 0;
+    for (int k = 0; k < u; k++) seen |= !strcmp(first[k], first[u]);
+    distinct += !seen;
+    mesh_request_free(req);
+  }
+  cr_expect_geq(distinct, 2, "16 users all hashed to one endpoint");
+  expect_drained(&h);
+  close_mesh(&h);
+}
