@@ -5,11 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int usage(FILE *f) {
   fprintf(f,
           "usage: meshctl validate FILE\n"
           "       meshctl dump FILE\n"
+          "       meshctl xds [-w MS] [BOOTSTRAP]\n"
           "       meshctl call [-X METHOD] [-H 'name: value']... [-d BODY] [--http2] [-i] [-t MS] FILE URL\n"
           "       meshctl version\n");
   return f == stderr ? 2 : 0;
@@ -143,6 +146,63 @@ static int cmd_call(int argc, char **argv) {
   return status;
 }
 
+/* Connect to the control plane a bootstrap names (the file given, else
+ * GRPC_XDS_BOOTSTRAP and the like), wait until the stream is up and no
+ * subscribed resource is still awaited (or MS ms pass), print the dump:
+ * connection state, per resource status, NACK reasons. */
+static int cmd_xds(int argc, char **argv) {
+  const char *bootstrap = NULL;
+  long wait_ms = 3000;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-w") && i + 1 < argc) {
+      char *end;
+      wait_ms = strtol(argv[++i], &end, 10);
+      if (*end || wait_ms < 0) return usage(stderr);
+    } else if (!bootstrap && argv[i][0] != '-') {
+      bootstrap = argv[i];
+    } else {
+      return usage(stderr);
+    }
+  }
+  mesh_options *o;
+  mesh *m = NULL;
+  if (mesh_options_new(&o) != MESH_OK) return 1;
+  if (bootstrap) mesh_options_set_xds_bootstrap(o, bootstrap);
+  int rc = mesh_new(&m, o);
+  mesh_options_free(o);
+  if (rc != MESH_OK) {
+    fprintf(stderr, "meshctl: %s\n", mesh_strerror(rc));
+    return 1;
+  }
+  char *dump = NULL;
+  int ready = 0;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    mesh_string_free(dump);
+    dump = NULL;
+    if (mesh_config_dump(m, &dump) != MESH_OK) break;
+    if (!strstr(dump, "\"xds\": ")) {
+      fprintf(stderr, "meshctl: no xDS bootstrap (give one, or set GRPC_XDS_BOOTSTRAP)\n");
+      break;
+    }
+    /* Up, something received, nothing still awaited. */
+    ready = strstr(dump, "\"state\": \"READY\"") && !strstr(dump, "\"status\": \"REQUESTED\"") &&
+            strstr(dump, "\"status\": ");
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ready || el >= wait_ms) break;
+    usleep(100000);
+  }
+  if (dump) {
+    fputs(dump, stdout);
+    fputc('\n', stdout);
+    mesh_string_free(dump);
+  }
+  mesh_free(m);
+  return ready ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
   const char *cmd = argv[1];
@@ -154,5 +214,6 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate") && argc == 3) return cmd_validate(argv[2]);
   if (!strcmp(cmd, "dump") && argc == 3) return cmd_dump(argv[2]);
   if (!strcmp(cmd, "call")) return cmd_call(argc - 2, argv + 2);
+  if (!strcmp(cmd, "xds")) return cmd_xds(argc - 2, argv + 2);
   return usage(stderr);
 }

@@ -134,6 +134,14 @@ MESH_EXTERN int mesh_options_set_max_pending_calls(mesh_options *opts, uint32_t 
  * dialled directly. The path is copied.
  */
 MESH_EXTERN int mesh_options_set_config_file(mesh_options *opts, const char *path);
+/* Take config from an xDS control plane (ADS) named by a bootstrap in
+ * gRPC's format (libmesh-bootstrap(5)): a file, or the JSON text itself.
+ * Without either (and without a config file), mesh_new() reads the
+ * bootstrap named by MESH_XDS_BOOTSTRAP / GRPC_XDS_BOOTSTRAP or held in
+ * MESH_XDS_BOOTSTRAP_CONFIG / GRPC_XDS_BOOTSTRAP_CONFIG, if set. A config
+ * file takes precedence. The string is copied. */
+MESH_EXTERN int mesh_options_set_xds_bootstrap(mesh_options *opts, const char *path);
+MESH_EXTERN int mesh_options_set_xds_bootstrap_config(mesh_options *opts, const char *json);
 /* Where log lines go; default: stderr. cb NULL silences. */
 MESH_EXTERN int mesh_options_set_log_callback(mesh_options *opts, mesh_log_cb cb, void *user_data);
 /* Lines below this level (mesh_log_level) are dropped; default MESH_LOG_WARN. */

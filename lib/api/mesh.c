@@ -286,7 +286,20 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
   mesh__pool *p;
   if (m->router && mesh__router_snapshot(m)) {
     p = mesh__router_route(m, c);
-    if (!p) return; /* answered or failed here */
+    if (!p) {
+      /* Answered or failed here; the call is only queued for its
+       * callback. An authority without a listener: an xDS source
+       * subscribes it for the calls to come. */
+      if (c->resp.error == MESH_ENOROUTE && !strncmp(c->resp.detail, "no listener for ", 16)) {
+        char why[160];
+        mesh__config_listener_missing(m, mesh__req_str(&c->req, c->req.authority), c->req.authority_len, why,
+                                      sizeof why);
+        size_t l = strlen(c->resp.detail);
+        if (why[0] && l + 3 < sizeof c->resp.detail)
+          snprintf(c->resp.detail + l, sizeof c->resp.detail - l, " (%s)", why);
+      }
+      return;
+    }
   } else {
     int err = MESH_OK;
     p = mesh__pool_for_call(m, c, &err);
@@ -441,9 +454,13 @@ int mesh_new(mesh **out, const mesh_options *opts) {
   }
   m->magic = MESH__MAGIC;
   m->opts = opts->o;
-  m->opts.config_file = NULL;
-  if (opts->o.config_file && !(m->opts.config_file = strdup(opts->o.config_file))) {
+  m->opts.config_file = m->opts.xds_bootstrap = m->opts.xds_bootstrap_config = NULL;
+  if ((opts->o.config_file && !(m->opts.config_file = strdup(opts->o.config_file))) ||
+      (opts->o.xds_bootstrap && !(m->opts.xds_bootstrap = strdup(opts->o.xds_bootstrap))) ||
+      (opts->o.xds_bootstrap_config && !(m->opts.xds_bootstrap_config = strdup(opts->o.xds_bootstrap_config)))) {
     mesh_options_free(def);
+    free(m->opts.config_file);
+    free(m->opts.xds_bootstrap);
     free(m);
     return MESH_ENOMEM;
   }
@@ -478,6 +495,15 @@ int mesh_new(mesh **out, const mesh_options *opts) {
     char err[512];
     if (mesh__config_open(m, err, sizeof err) < 0) {
       mesh__log(&m->opts.log, MESH_LOG_ERROR, "config: %s", err);
+      rc = MESH_ECONFIG;
+      goto fail;
+    }
+  } else {
+    /* xDS: from the options' bootstrap, else GRPC_XDS_BOOTSTRAP and the
+     * like; nothing when there is none. */
+    char err[512];
+    if (mesh__config_open_xds(m, err, sizeof err) < 0) {
+      mesh__log(&m->opts.log, MESH_LOG_ERROR, "xDS: %s", err);
       rc = MESH_ECONFIG;
       goto fail;
     }
@@ -527,6 +553,8 @@ static void mesh_destroy(mesh *m) {
   if (m->wake_fd[1] >= 0) close(m->wake_fd[1]);
   free(m->cancels);
   free(m->opts.config_file);
+  free(m->opts.xds_bootstrap);
+  free(m->opts.xds_bootstrap_config);
   pthread_mutex_destroy(&m->mu);
   m->magic = 0;
   free(m);

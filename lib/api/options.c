@@ -24,6 +24,8 @@ int mesh_options_new(mesh_options **out) {
 void mesh_options_free(mesh_options *o) {
   if (!o) return;
   free(o->o.config_file);
+  free(o->o.xds_bootstrap);
+  free(o->o.xds_bootstrap_config);
   free(o);
 }
 
@@ -33,6 +35,24 @@ int mesh_options_set_config_file(mesh_options *o, const char *path) {
   if (!p) return MESH_ENOMEM;
   free(o->o.config_file);
   o->o.config_file = p;
+  return MESH_OK;
+}
+
+int mesh_options_set_xds_bootstrap(mesh_options *o, const char *path) {
+  if (!o || !path || !*path) return MESH_EINVAL;
+  char *p = strdup(path);
+  if (!p) return MESH_ENOMEM;
+  free(o->o.xds_bootstrap);
+  o->o.xds_bootstrap = p;
+  return MESH_OK;
+}
+
+int mesh_options_set_xds_bootstrap_config(mesh_options *o, const char *json) {
+  if (!o || !json || !*json) return MESH_EINVAL;
+  char *p = strdup(json);
+  if (!p) return MESH_ENOMEM;
+  free(o->o.xds_bootstrap_config);
+  o->o.xds_bootstrap_config = p;
   return MESH_OK;
 }
 

@@ -28,6 +28,8 @@ typedef struct mesh__opts {
   mesh__logger log;
   struct event_base *base;
   char *config_file;        /* owned: options free it, mesh_new copies it */
+  char *xds_bootstrap;      /* xDS bootstrap file; owned as config_file */
+  char *xds_bootstrap_config; /* xDS bootstrap text; owned as config_file */
 } mesh__opts;
 
 struct mesh_options {

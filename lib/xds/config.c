@@ -24,6 +24,9 @@
 #include "upstream/core.h"
 #include "upstream/router.h"
 #include "util/log.h"
+#include "util/str.h"
+#include "xds/ads.h"
+#include "xds/bootstrap.h"
 #include "xds/cds.h"
 #include "xds/file_watch.h"
 #include "xds/lds.h"
@@ -39,6 +42,7 @@
 
 typedef struct mesh__config_state {
   mesh__file_watch *watch;
+  mesh__ads *ads; /* the xDS source, instead of the file */
   uint64_t accepted, rejected;
   char last_error[512];
   char *version;
@@ -328,21 +332,32 @@ static int translate_all(build *b, mesh__notes *file_notes) {
     if (!placed[k]) s->ignored[s->nignored++] = mesh__arena_strdup(a, file_notes->v[k]);
   free(placed);
 
-  /* Link: EDS clusters to their load assignments. */
+  /* Link: EDS clusters to their load assignments, through an index by
+   * name (10,000 clusters must not cost 10,000 x 10,000 comparisons). */
+  size_t icap = 16;
+  while (icap < ncla * 2) icap *= 2;
+  uint32_t *cidx = calloc(icap, sizeof *cidx);
+  if (!cidx) rc = fail(b, "out of memory");
+  for (size_t k = 0; rc == 0 && k < ncla; k++) {
+    size_t h = mesh__hash(clas[k]->cluster_name, strlen(clas[k]->cluster_name)) & (icap - 1);
+    while (cidx[h]) h = (h + 1) & (icap - 1);
+    cidx[h] = (uint32_t)k + 1;
+  }
   for (size_t i = 0; rc == 0 && i < s->nclusters; i++) {
     mesh__cluster_entry *ce = &s->clusters[i];
     if (ce->la || ce->cluster->type != MESH__DISCOVERY_EDS) continue;
     const char *want = ce->cluster->eds_service_name;
     if (!want || !*want) want = ce->name;
-    for (size_t k = 0; k < ncla; k++) {
-      if (strcmp(clas[k]->cluster_name, want) != 0) continue;
-      if (mesh__eds_translate(clas[k], &ce->la, err, sizeof err, file_notes) < 0)
-        rc = fail(b, "ClusterLoadAssignment \"%s\": %s", want, err);
-      break;
-    }
+    /* The first load assignment of that name, as the linear search did. */
+    size_t found = 0;
+    for (size_t h = mesh__hash(want, strlen(want)) & (icap - 1); cidx[h]; h = (h + 1) & (icap - 1))
+      if (!strcmp(clas[cidx[h] - 1]->cluster_name, want) && (!found || cidx[h] < found)) found = cidx[h];
+    if (found && mesh__eds_translate(clas[found - 1], &ce->la, err, sizeof err, file_notes) < 0)
+      rc = fail(b, "ClusterLoadAssignment \"%s\": %s", want, err);
     if (rc == 0 && !ce->la) rc = fail(b, "Cluster \"%s\": no endpoints (no load_assignment and no ClusterLoadAssignment \"%s\")", ce->name, want);
   }
   free(clas);
+  free(cidx);
   /* Link: listeners to RDS route configurations. */
   for (size_t i = 0; rc == 0 && i < s->nlisteners; i++) {
     mesh__listener *l = &s->listeners[i];
@@ -483,9 +498,35 @@ int mesh__config_open(struct mesh *m, char *err, size_t errlen) {
   return 0;
 }
 
+int mesh__config_open_xds(struct mesh *m, char *err, size_t errlen) {
+  mesh__bootstrap *b;
+  int rc = mesh__bootstrap_load(m->opts.xds_bootstrap, m->opts.xds_bootstrap_config, &b, err, errlen);
+  if (rc != 0) return rc;
+  mesh__config_state *st = calloc(1, sizeof *st);
+  if (!st) {
+    mesh__bootstrap_free(b);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  m->config = st;
+  if (mesh__ads_start(m, b, &st->ads, err, errlen) < 0) {
+    m->config = NULL;
+    free(st);
+    return -1;
+  }
+  return 0;
+}
+
+void mesh__config_listener_missing(struct mesh *m, const char *authority, size_t len, char *why, size_t whylen) {
+  mesh__config_state *st = m->config;
+  if (whylen) why[0] = 0;
+  if (st && st->ads) mesh__ads_want_listener(st->ads, authority, len, why, whylen);
+}
+
 void mesh__config_close(struct mesh *m) {
   mesh__config_state *st = m->config;
   if (!st) return;
+  mesh__ads_free(st->ads);
   mesh__file_watch_free(st->watch);
   free(st->version);
   free(st);
@@ -496,7 +537,7 @@ void mesh__config_close(struct mesh *m) {
 
 static int put(mesh__buf *b, const char *s) { return mesh__buf_append_str(b, s); }
 
-static int put_json_string(mesh__buf *b, const char *s) {
+int mesh__json_string(mesh__buf *b, const char *s) {
   int rc = mesh__buf_append(b, "\"", 1);
   for (; *s && rc == 0; s++) {
     unsigned char c = (unsigned char)*s;
@@ -522,34 +563,40 @@ char *mesh__config_dump(struct mesh *m) {
   const mesh__snapshot *s = mesh__router_snapshot(m);
   char num[64];
   int rc = put(&b, "{\n  \"source\": ");
-  rc |= put_json_string(&b, st ? m->opts.config_file : "none");
+  rc |= mesh__json_string(&b, st ? (st->ads ? "xds" : m->opts.config_file) : "none");
   rc |= put(&b, ",\n  \"version\": ");
-  rc |= put_json_string(&b, s ? s->version : "");
-  snprintf(num, sizeof num, ",\n  \"accepted\": %llu", st ? (unsigned long long)st->accepted : 0ull);
+  rc |= mesh__json_string(&b, s ? s->version : "");
+  uint64_t acc = st ? st->accepted : 0, rej = st ? st->rejected : 0;
+  if (st && st->ads) mesh__ads_counters(st->ads, &acc, &rej);
+  snprintf(num, sizeof num, ",\n  \"accepted\": %llu", (unsigned long long)acc);
   rc |= put(&b, num);
-  snprintf(num, sizeof num, ",\n  \"rejected\": %llu", st ? (unsigned long long)st->rejected : 0ull);
+  snprintf(num, sizeof num, ",\n  \"rejected\": %llu", (unsigned long long)rej);
   rc |= put(&b, num);
   rc |= put(&b, ",\n  \"last_error\": ");
-  rc |= put_json_string(&b, st ? st->last_error : "");
+  rc |= mesh__json_string(&b, st ? st->last_error : "");
+  if (st && st->ads) {
+    rc |= put(&b, ",\n  \"xds\": ");
+    rc |= mesh__ads_dump(st->ads, &b);
+  }
   rc |= put(&b, ",\n  \"ignored\": [");
   for (size_t k = 0; s && k < s->nignored; k++) {
     if (k) rc |= put(&b, ", ");
-    rc |= put_json_string(&b, s->ignored[k]);
+    rc |= mesh__json_string(&b, s->ignored[k]);
   }
   rc |= put(&b, "],\n  \"resources\": [");
   for (size_t i = 0; s && i < s->nresources; i++) {
     const mesh__resource *r = &s->resources[i];
     rc |= put(&b, i ? ",\n    {" : "\n    {");
     rc |= put(&b, "\"type_url\": ");
-    rc |= put_json_string(&b, r->type_url);
+    rc |= mesh__json_string(&b, r->type_url);
     rc |= put(&b, ", \"name\": ");
-    rc |= put_json_string(&b, r->name);
+    rc |= mesh__json_string(&b, r->name);
     rc |= put(&b, ", \"version\": ");
-    rc |= put_json_string(&b, s->version);
+    rc |= mesh__json_string(&b, s->version);
     rc |= put(&b, ", \"status\": \"ACKED\", \"ignored\": [");
     for (size_t k = 0; k < r->nignored; k++) {
       if (k) rc |= put(&b, ", ");
-      rc |= put_json_string(&b, r->ignored[k]);
+      rc |= mesh__json_string(&b, r->ignored[k]);
     }
     rc |= put(&b, "],\n     \"resource\": ");
     rc |= put(&b, r->json ? r->json : "null");

@@ -899,10 +899,31 @@ static int decode_any(dctx *c, const mesh__node *n, const ProtobufCMessageDescri
   if (!c->resolve)
     return fail(c, tn, "cannot decode \"@type\" %s: no type resolver", show(tn, b, sizeof(b)));
   const ProtobufCMessageDescriptor *td = c->resolve(tn->u.str, tn->len);
-  if (!td) return fail(c, tn, "unknown type in \"@type\" %s", show(tn, b, sizeof(b)));
   const ProtobufCFieldDescriptor *fu = wkt_field(c, n, d, "type_url"), *fv = wkt_field(c, n, d, "value");
   if (!fu || !fv || fu->type != PROTOBUF_C_TYPE_STRING || fv->type != PROTOBUF_C_TYPE_BYTES)
     return fail(c, n, "%s: unexpected descriptor", d->name);
+  if (!td) {
+    /* A type libmesh has no schema for, in the form the encoder prints it
+     * (and the config dump shows it): {"@type": URL, "value": base64 of
+     * its bytes}. So what came over the wire can be written in a file. */
+    const mesh__node *vn = mesh__node_get(n, "value");
+    if (n->len != 2 || !vn || vn->kind != MESH__NODE_SCALAR)
+      return fail(c, tn, "unknown type in \"@type\" %s", show(tn, b, sizeof(b)));
+    ProtobufCBinaryData raw;
+    size_t old = path_field(c, "value", 5);
+    if (decode_bytes(c, vn, &raw)) return -1;
+    path_pop(c, old);
+    char *url = xstrdup(c, tn, tn->u.str, tn->len);
+    if (!url) {
+      xfree(c, raw.data);
+      return -1;
+    }
+    *(char **)MEMBER(m, fu->offset) = url;
+    set_present(m, fu);
+    *(ProtobufCBinaryData *)MEMBER(m, fv->offset) = raw;
+    set_present(m, fv);
+    return 0;
+  }
   ProtobufCMessage *inner = new_msg(c, n, td);
   if (!inner) return -1;
   int rc = 0;

@@ -5,3 +5,4 @@ top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 "$top_builddir"/t/fuzz/replay_h1_parse "$top_srcdir"/t/fuzz/corpus/h1_parse/*
 "$top_builddir"/t/fuzz/replay_config "$top_srcdir"/t/fuzz/corpus/config
+"$top_builddir"/t/fuzz/replay_xds "$top_srcdir"/t/fuzz/corpus/xds
