@@ -337,6 +337,13 @@ static const struct {
     {58, "dns_jitter", NULL},
 };
 
+const char *mesh__cds_unknown_field_reject(const ProtobufCMessageDescriptor *d, const char *name) {
+  if (d != &envoy__config__cluster__v3__cluster__descriptor) return NULL;
+  for (size_t k = 0; k < sizeof cluster_extra / sizeof cluster_extra[0]; k++)
+    if (!strcmp(cluster_extra[k].name, name)) return cluster_extra[k].reject;
+  return NULL;
+}
+
 static int read_varint(const uint8_t *p, size_t n, uint64_t *v) {
   uint64_t x = 0;
   for (size_t i = 0; i < n && i < 10; i++) {

@@ -33,4 +33,9 @@ int mesh__cds_translate(const Envoy__Config__Cluster__V3__Cluster *c, mesh__clus
 int mesh__eds_translate(const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *la,
                         mesh__load_assignment **out, char *err, size_t errlen, mesh__notes *ignored);
 
+/* For a field libmesh's protos lack, found in a message of type d while
+ * reading a config file (so without its field number): why it must be
+ * refused (as binary xDS refuses it), or NULL. name is snake_case. */
+const char *mesh__cds_unknown_field_reject(const ProtobufCMessageDescriptor *d, const char *name);
+
 #endif

@@ -238,6 +238,125 @@ static bool note_under(const char *note, const char *prefix) {
   return strncmp(note, prefix, n) == 0 && (note[n] == '.' || note[n] == '[' || note[n] == ':');
 }
 
+/* ---- fields libmesh's protos lack ----
+ * Over binary xDS such a field arrives as an unknown field with its number
+ * and the translators refuse those that would change behaviour if skipped
+ * (transport_socket_matches, lb_subset_config, a match condition, ...).
+ * A file's decoder only notes "unknown field, ignored" with the field's
+ * path, so the same verdict is reached here from the path: walk it over
+ * the decoded resource to the message holding the field, then ask the
+ * translators about that message type and field name. */
+
+#define WALK_MAX_ANY 8
+
+/* snake is a proto field name; s[0..n) the same name or its lowerCamelCase. */
+static bool camel_eq(const char *snake, const char *s, size_t n) {
+  size_t k = 0;
+  for (size_t j = 0; snake[j]; j++, k++) {
+    char c = snake[j];
+    if (c == '_' && snake[j + 1]) {
+      c = snake[++j];
+      if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
+    }
+    if (k >= n || s[k] != c) return false;
+  }
+  return k == n;
+}
+
+static const ProtobufCFieldDescriptor *field_named(const ProtobufCMessageDescriptor *d, const char *s, size_t n) {
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const char *f = d->fields[i].name;
+    if ((strlen(f) == n && !memcmp(f, s, n)) || camel_eq(f, s, n)) return &d->fields[i];
+  }
+  return NULL;
+}
+
+/* "loadBalancingPolicy" -> "load_balancing_policy" (snake_case kept). */
+static void to_snake(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 2 < cap; i++) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') {
+      if (o) out[o++] = '_';
+      c = (char)(c - 'A' + 'a');
+    }
+    out[o++] = c;
+  }
+  out[o] = '\0';
+}
+
+/* rel: the field's path below the resource ("virtual_hosts[0].routes[2].match.foo").
+ * The reason the field must be refused, or NULL. */
+static const char *unknown_field_reject(const ProtobufCMessage *root, const char *rel, size_t rel_len) {
+  const ProtobufCMessage *m = root;
+  ProtobufCMessage *owned[WALK_MAX_ANY];
+  size_t nowned = 0;
+  const char *why = NULL, *p = rel, *end = rel + rel_len;
+  while (p < end) {
+    size_t n = 0;
+    while (p + n < end && p[n] != '.' && p[n] != '[') n++;
+    if (p + n == end) {
+      char name[96];
+      to_snake(p, n, name, sizeof name);
+      why = mesh__cds_unknown_field_reject(m->descriptor, name);
+      if (!why) why = mesh__rds_unknown_field_reject(m->descriptor, name);
+      break;
+    }
+    const ProtobufCFieldDescriptor *f = field_named(m->descriptor, p, n);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE) break;
+    p += n;
+    const char *base = (const char *)m;
+    const ProtobufCMessage *child = NULL;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t count = *(const size_t *)(base + f->quantifier_offset);
+      ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+      if (*p != '[') break;
+      if (p[1] == '"') { /* a map entry: name["key"] */
+        const char *k = p + 2, *q = k;
+        while (q + 1 < end && !(q[0] == '"' && q[1] == ']')) q++;
+        if (q + 1 >= end) break;
+        const ProtobufCMessageDescriptor *ed = f->descriptor;
+        const ProtobufCFieldDescriptor *kf = field_named(ed, "key", 3), *vf = field_named(ed, "value", 5);
+        if (!kf || !vf || kf->type != PROTOBUF_C_TYPE_STRING || vf->type != PROTOBUF_C_TYPE_MESSAGE) break;
+        for (size_t i = 0; i < count && !child; i++) {
+          const char *key = *(char *const *)((const char *)v[i] + kf->offset);
+          if (key && strlen(key) == (size_t)(q - k) && !memcmp(key, k, (size_t)(q - k)))
+            child = *(ProtobufCMessage *const *)((const char *)v[i] + vf->offset);
+        }
+        p = q + 2;
+      } else {
+        char *e;
+        unsigned long idx = strtoul(p + 1, &e, 10);
+        if (e >= end || *e != ']' || idx >= count) break;
+        child = v[idx];
+        p = e + 1;
+      }
+    } else {
+      if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+        break;
+      child = *(ProtobufCMessage *const *)(base + f->offset);
+    }
+    if (!child) break;
+    if (child->descriptor == &google__protobuf__any__descriptor) {
+      /* The path goes on in the packed message, as the file spelled it. */
+      const Google__Protobuf__Any *any = (const Google__Protobuf__Any *)child;
+      const ProtobufCMessageDescriptor *d = any->type_url ? mesh__pb_find(any->type_url, strlen(any->type_url)) : NULL;
+      ProtobufCMessage *inner =
+          d && nowned < WALK_MAX_ANY ? protobuf_c_message_unpack(d, NULL, any->value.len, any->value.data) : NULL;
+      if (!inner) break;
+      owned[nowned++] = inner;
+      child = inner;
+    }
+    m = child;
+    if (p < end && *p == '.') p++;
+    else break;
+  }
+  for (size_t i = 0; i < nowned; i++) protobuf_c_message_free_unpacked(owned[i], NULL);
+  return why;
+}
+
+#define UNKNOWN_NOTE ": unknown field, ignored"
+
 /* Translate every decoded resource into the snapshot and link them.
  * file_notes holds the decoder's notes (unknown fields) on entry: each goes
  * to the resource it was found in, the rest to the snapshot. */
@@ -275,6 +394,21 @@ static int translate_all(build *b, mesh__notes *file_notes) {
         mesh__notes_add(&notes, file_notes->v[k]);
         placed[k] = true;
       }
+    /* Unknown fields binary xDS would refuse: refused here too. */
+    size_t plen = strlen(b->paths[i]);
+    for (size_t k = 0; k < notes.n && rc == 0; k++) {
+      const char *nv = notes.v[k], *tail = strstr(nv, UNKNOWN_NOTE);
+      if (!tail || tail[sizeof UNKNOWN_NOTE - 1] != '\0' || strncmp(nv, b->paths[i], plen) != 0 || nv[plen] != '.')
+        continue;
+      const char *rel = nv + plen + 1;
+      const char *why = unknown_field_reject(m, rel, (size_t)(tail - rel));
+      if (why)
+        rc = fail(b, "%s \"%s\": %.*s: %s", kind, name && *name ? name : "?", (int)(tail - rel), rel, why);
+    }
+    if (rc) {
+      mesh__notes_free(&notes);
+      break;
+    }
     if (!name || !*name) {
       rc = fail(b, "%s #%zu: name is required", kind, i);
       mesh__notes_free(&notes);

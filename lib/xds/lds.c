@@ -3,6 +3,7 @@
  * http_connection_manager filter (Envoy style). */
 #include "xds/lds.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@ typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConn
 
 #define HCM_TYPE "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 #define ROUTER_TYPE "envoy.extensions.filters.http.router.v3.Router"
+#define FAULT_TYPE "envoy.extensions.filters.http.fault.v3.HTTPFault"
+#define RBAC_TYPE "envoy.extensions.filters.http.rbac.v3.RBAC"
 
 static int type_is(const Google__Protobuf__Any *any, const char *full) {
   if (!any || !any->type_url) return 0;
@@ -33,14 +36,35 @@ static int check_filters(const Hcm *h, const char *where, char *err, size_t errl
                     (f->name && !strcmp(f->name, "envoy.filters.http.router"));
     if (is_router) continue;
     char note[320];
+    /* An HTTPFault with no field set injects nothing (Envoy and gRPC: no
+     * delay, no abort); Istio puts one before the router of every
+     * proxyless listener. A route's typed_per_filter_config could switch
+     * faults on: rds.c refuses that. */
+    if (f->config_type_case ==
+            ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG &&
+        type_is(f->typed_config, FAULT_TYPE) && f->typed_config->value.len == 0) {
+      snprintf(note, sizeof note, "%s.http_filters[%zu] (%s): fault filter with no fault configured, ignored", where,
+               i, f->name ? f->name : "");
+      mesh__notes_add(ignored, note);
+      continue;
+    }
     if (f->is_optional || f->disabled) {
       snprintf(note, sizeof note, "%s.http_filters[%zu] (%s): not supported, ignored (optional)", where, i,
                f->name ? f->name : "");
       mesh__notes_add(ignored, note);
       continue;
     }
-    snprintf(err, errlen, "%s.http_filters[%zu] (%s): filter not supported and not optional", where, i,
-             f->name ? f->name : "");
+    if (f->config_type_case ==
+            ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG &&
+        type_is(f->typed_config, RBAC_TYPE))
+      snprintf(err, errlen, "%s.http_filters[%zu] (%s): RBAC authorization is not supported; refusing the listener "
+               "rather than letting every call through", where, i, f->name ? f->name : "");
+    else if (type_is(f->typed_config, FAULT_TYPE))
+      snprintf(err, errlen, "%s.http_filters[%zu] (%s): fault injection is not supported (only an empty HTTPFault "
+               "is accepted)", where, i, f->name ? f->name : "");
+    else
+      snprintf(err, errlen, "%s.http_filters[%zu] (%s): filter not supported and not optional", where, i,
+               f->name ? f->name : "");
     return -1;
   }
   return 0;
@@ -56,6 +80,32 @@ static int from_hcm(const Google__Protobuf__Any *any, const char *where, mesh__a
     return -1;
   }
   int rc = check_filters(h, where, err, errlen, ignored);
+  /* Request normalisation happens in Envoy before route matching; libmesh
+   * matches the path and authority the caller gives, as a client would
+   * send them. Noted, so a config that relies on it is not misread. */
+  char note[320];
+  if ((h->normalize_path && h->normalize_path->value) || h->merge_slashes ||
+      h->path_with_escaped_slashes_action >
+          ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__PATH_WITH_ESCAPED_SLASHES_ACTION__KEEP_UNCHANGED) {
+    snprintf(note, sizeof note, "%s: normalize_path, merge_slashes, path_with_escaped_slashes_action: not applied "
+             "(routes match the path as the caller gives it)", where);
+    mesh__notes_add(ignored, note);
+  }
+  if (h->strip_matching_host_port || (h->strip_port_mode_case && h->strip_any_host_port) ||
+      h->strip_trailing_host_dot) {
+    snprintf(note, sizeof note, "%s: strip_matching_host_port, strip_any_host_port, strip_trailing_host_dot: not "
+             "applied (virtual hosts match the authority as the caller gives it)", where);
+    mesh__notes_add(ignored, note);
+  }
+  /* Fields libmesh's protos lack (binary xDS): HCM features outside
+   * routing (access logs, tracing, upgrades, ...). */
+  for (unsigned i = 0; i < h->base.n_unknown_fields; i++) {
+    bool seen = false;
+    for (unsigned j = 0; j < i && !seen; j++) seen = h->base.unknown_fields[j].tag == h->base.unknown_fields[i].tag;
+    if (seen) continue;
+    snprintf(note, sizeof note, "%s: field %u: not known to libmesh, ignored", where, h->base.unknown_fields[i].tag);
+    mesh__notes_add(ignored, note);
+  }
   if (rc == 0) {
     switch (h->route_specifier_case) {
       case ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_RDS:
@@ -69,10 +119,15 @@ static int from_hcm(const Google__Protobuf__Any *any, const char *where, mesh__a
         break;
       case ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_ROUTE_CONFIG: {
         char e2[400];
-        if (mesh__rds_translate(h->route_config, &out->rt, e2, sizeof e2, ignored) < 0) {
+        mesh__notes rn;
+        mesh__notes_init(&rn);
+        if (mesh__rds_translate(h->route_config, &out->rt, e2, sizeof e2, &rn) < 0) {
           snprintf(err, errlen, "%s.route_config.%s", where, e2);
           rc = -1;
         }
+        /* The route table's notes, with the path to it. */
+        for (size_t i = 0; i < rn.n; i++) mesh__notes_addf(ignored, "%s.route_config.%s", where, rn.v[i]);
+        mesh__notes_free(&rn);
         break;
       }
       default:

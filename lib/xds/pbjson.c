@@ -899,35 +899,29 @@ static int decode_any(dctx *c, const mesh__node *n, const ProtobufCMessageDescri
   if (!c->resolve)
     return fail(c, tn, "cannot decode \"@type\" %s: no type resolver", show(tn, b, sizeof(b)));
   const ProtobufCMessageDescriptor *td = c->resolve(tn->u.str, tn->len);
+  /* A type without a schema here can still be read when it needs none:
+   * just "@type" (an empty message), or "value" holding its bytes in
+   * base64 (as the encoder prints such an Any). Control planes send empty
+   * configs of filters libmesh does not know (Istio's fault filter); the
+   * translators judge the type, as for binary xDS. */
+  const mesh__node *raw = NULL;
+  for (size_t i = 0; !td && i < n->len; i++) {
+    const mesh__node *k = n->u.kids[2 * i];
+    if (streq(k, "@type")) continue;
+    if (!streq(k, "value") || raw)
+      return fail(c, tn, "unknown type in \"@type\" %s (only an empty one, or one given as a base64 \"value\", "
+                  "can be read)", show(tn, b, sizeof(b)));
+    raw = n->u.kids[2 * i + 1];
+  }
   const ProtobufCFieldDescriptor *fu = wkt_field(c, n, d, "type_url"), *fv = wkt_field(c, n, d, "value");
   if (!fu || !fv || fu->type != PROTOBUF_C_TYPE_STRING || fv->type != PROTOBUF_C_TYPE_BYTES)
     return fail(c, n, "%s: unexpected descriptor", d->name);
-  if (!td) {
-    /* A type libmesh has no schema for, in the form the encoder prints it
-     * (and the config dump shows it): {"@type": URL, "value": base64 of
-     * its bytes}. So what came over the wire can be written in a file. */
-    const mesh__node *vn = mesh__node_get(n, "value");
-    if (n->len != 2 || !vn || vn->kind != MESH__NODE_SCALAR)
-      return fail(c, tn, "unknown type in \"@type\" %s", show(tn, b, sizeof(b)));
-    ProtobufCBinaryData raw;
-    size_t old = path_field(c, "value", 5);
-    if (decode_bytes(c, vn, &raw)) return -1;
-    path_pop(c, old);
-    char *url = xstrdup(c, tn, tn->u.str, tn->len);
-    if (!url) {
-      xfree(c, raw.data);
-      return -1;
-    }
-    *(char **)MEMBER(m, fu->offset) = url;
-    set_present(m, fu);
-    *(ProtobufCBinaryData *)MEMBER(m, fv->offset) = raw;
-    set_present(m, fv);
-    return 0;
-  }
-  ProtobufCMessage *inner = new_msg(c, n, td);
-  if (!inner) return -1;
+  ProtobufCMessage *inner = td ? new_msg(c, n, td) : NULL;
+  if (td && !inner) return -1;
   int rc = 0;
-  if (mesh__pbjson_wkt(td) != MESH__WKT_NONE) {
+  if (!td) {
+    /* opaque: packed below from raw */
+  } else if (mesh__pbjson_wkt(td) != MESH__WKT_NONE) {
     /* a type with a special JSON form sits under "value" */
     const mesh__node *seen = NULL;
     for (size_t i = 0; i < n->len && !rc; i++) {
@@ -960,12 +954,22 @@ static int decode_any(dctx *c, const mesh__node *n, const ProtobufCMessageDescri
   uint8_t *buf = NULL;
   size_t sz = 0;
   char *url = NULL;
-  if (!rc) {
+  if (!td) {
+    ProtobufCBinaryData bd = {0, NULL};
+    if (raw) {
+      size_t old = path_field(c, "value", 5);
+      rc = decode_bytes(c, raw, &bd);
+      if (!rc) path_pop(c, old);
+    }
+    buf = bd.data;
+    sz = bd.len;
+  } else if (!rc) {
     sz = protobuf_c_message_get_packed_size(inner);
     buf = sz ? xalloc(c, n, sz) : NULL;
     if (sz && !buf) rc = -1;
   }
-  if (!rc && sz && protobuf_c_message_pack(inner, buf) != sz) rc = fail(c, n, "internal error: packing %s", td->name);
+  if (!rc && td && sz && protobuf_c_message_pack(inner, buf) != sz)
+    rc = fail(c, n, "internal error: packing %s", td->name);
   if (!rc) {
     static const char prefix[] = "type.googleapis.com/";
     if (memchr(tn->u.str, '/', tn->len)) {

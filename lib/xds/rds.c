@@ -82,6 +82,32 @@ static void ignore(ctx *c, const char *where, const char *field) {
   mesh__notes_addf(c->notes, "%s%s%s: not supported, ignored", where, *where ? "." : "", field);
 }
 
+/* typed_per_filter_config: per-route configs of HTTP filters. libmesh
+ * runs no HTTP filter but the router, so they are noted and skipped, with
+ * one exception: a fault filter with an empty config is accepted on the
+ * listener (Istio sends one to every proxyless client) because it injects
+ * nothing, and a route's non-empty HTTPFault would turn faults on there,
+ * which libmesh cannot do. */
+#define FAULT_TYPE "envoy.extensions.filters.http.fault.v3.HTTPFault"
+
+static bool is_fault_override(const char *key, const Google__Protobuf__Any *v) {
+  if (!v) return false;
+  const char *url = v->type_url ? v->type_url : "";
+  const char *slash = strrchr(url, '/');
+  if (strcmp(slash ? slash + 1 : url, FAULT_TYPE) != 0 && strcmp(key ? key : "", "envoy.filters.http.fault") != 0)
+    return false;
+  return v->value.len > 0;
+}
+
+#define PER_FILTER(c, o, where)                                                                              \
+  do {                                                                                                       \
+    for (size_t k_ = 0; k_ < (o)->n_typed_per_filter_config; k_++)                                           \
+      if (is_fault_override((o)->typed_per_filter_config[k_]->key, (o)->typed_per_filter_config[k_]->value)) \
+        return fail((c), (where), "typed_per_filter_config[\"%.64s\"]: fault injection is not supported",    \
+                    (o)->typed_per_filter_config[k_]->key);                                                  \
+    if ((o)->n_typed_per_filter_config) ignore((c), (where), "typed_per_filter_config");                      \
+  } while (0)
+
 static void sub(char *out, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void sub(char *out, const char *where, const char *fmt, ...) {
   char tail[96];
@@ -143,6 +169,23 @@ static int unknown_fields(ctx *c, const ProtobufCMessage *m, const char *where, 
     mesh__notes_addf(c->notes, "%s%s%s: not supported, ignored", where, *where ? "." : "", name);
   }
   return 0;
+}
+
+const char *mesh__rds_unknown_field_reject(const ProtobufCMessageDescriptor *d, const char *name) {
+  if (d == &envoy__type__matcher__v3__string_matcher__descriptor ||
+      d == &envoy__config__route__v3__header_matcher__descriptor ||
+      d == &envoy__config__route__v3__query_parameter_matcher__descriptor ||
+      d == &envoy__config__route__v3__route_match__descriptor)
+    return "not supported (a match condition libmesh cannot evaluate)";
+  const known_field *k = d == &envoy__config__route__v3__route_configuration__descriptor ? K_CONFIG
+                         : d == &envoy__config__route__v3__virtual_host__descriptor      ? K_VHOST
+                         : d == &envoy__config__route__v3__route__descriptor             ? K_ROUTE
+                         : d == &envoy__config__route__v3__route_action__descriptor      ? K_ACTION
+                         : d == &envoy__config__route__v3__weighted_cluster__cluster_weight__descriptor ? K_WEIGHT
+                                                                                                          : NULL;
+  for (; k && k->name; k++)
+    if (k->reject && !strcmp(k->name, name)) return "not supported (ignoring it would change where traffic goes)";
+  return NULL;
 }
 
 /* ------------------------------------------------------------ strings */
@@ -843,7 +886,7 @@ static int weighted(ctx *c, const WeightedCluster *wc, mesh__route_action *out, 
       if (dups(c, &v[i].host_rewrite_literal, cw->host_rewrite_literal, false, w) < 0) return -1;
     }
     if (MUTATIONS(c, cw, &v[i].headers, w) < 0) return -1;
-    if (cw->n_typed_per_filter_config) ignore(c, w, "typed_per_filter_config");
+    PER_FILTER(c, cw, w);
   }
   if (sum == 0) return fail(c, where, "the sum of the cluster weights must be greater than 0");
   if (sum > UINT32_MAX) return fail(c, where, "the sum of the cluster weights exceeds %" PRIu32, UINT32_MAX);
@@ -1123,7 +1166,7 @@ static int route(ctx *c, const Route *r, mesh__route *out, const char *where) {
       return fail(c, where, "one of route, redirect or direct_response is required");
   }
   if (MUTATIONS(c, r, &out->headers, where) < 0) return -1;
-  if (r->n_typed_per_filter_config) ignore(c, where, "typed_per_filter_config");
+  PER_FILTER(c, r, where);
   return 0;
 }
 
@@ -1168,7 +1211,7 @@ static int vhost(ctx *c, const VirtualHost *v, mesh__vhost *out, const char *whe
       return fail(c, where, "require_tls: unknown value %d", (int)v->require_tls);
   }
   if (MUTATIONS(c, v, &out->headers, where) < 0) return -1;
-  if (v->n_typed_per_filter_config) ignore(c, where, "typed_per_filter_config");
+  PER_FILTER(c, v, where);
   out->include_request_attempt_count = v->include_request_attempt_count;
   sub(w, where, "retry_policy");
   return retry_policy(c, v->retry_policy, &out->retry, w);
@@ -1192,6 +1235,12 @@ int mesh__rds_translate(const RouteConfiguration *rc, mesh__route_table **out, c
   if (rc->max_direct_response_body_size_bytes)
     rt->max_direct_response_body_bytes = rc->max_direct_response_body_size_bytes->value;
   if (rc->n_internal_only_headers) ignore(&c, "", "internal_only_headers");
+  for (size_t k = 0; k < rc->n_typed_per_filter_config; k++)
+    if (is_fault_override(rc->typed_per_filter_config[k]->key, rc->typed_per_filter_config[k]->value)) {
+      fail(&c, "", "typed_per_filter_config[\"%.64s\"]: fault injection is not supported",
+           rc->typed_per_filter_config[k]->key);
+      goto done;
+    }
   if (rc->n_typed_per_filter_config) ignore(&c, "", "typed_per_filter_config");
   if (MUTATIONS(&c, rc, &rt->headers, "") < 0) goto done;
   if (rc->n_virtual_hosts) {

@@ -28,4 +28,10 @@
 int mesh__rds_translate(const Envoy__Config__Route__V3__RouteConfiguration *rc, mesh__route_table **out, char *err,
                         size_t errlen, mesh__notes *ignored);
 
+/* For a field libmesh's protos lack, found in a message of type d while
+ * reading a config file (so without its field number): why it must be
+ * refused (the reason binary xDS gives for the same field), or NULL when
+ * it may be noted and skipped. name is the proto (snake_case) name. */
+const char *mesh__rds_unknown_field_reject(const ProtobufCMessageDescriptor *d, const char *name);
+
 #endif

@@ -487,6 +487,26 @@ Test(pbjson, any) {
   mesh__pbjson_report_free(&r);
 }
 
+/* A type without a schema: read when it needs none (empty, or its bytes
+ * in base64 as the encoder prints them), refused when it has fields. */
+Test(pbjson, any_unknown_type_without_fields) {
+  Meshtest__All *m = dec("any: {\"@type\": type.googleapis.com/nope.Empty}\n"
+                         "r_any: [{\"@type\": nope.Raw, value: CgF4}]");
+  cr_assert(m->any);
+  cr_expect_str_eq(m->any->type_url, "type.googleapis.com/nope.Empty");
+  cr_expect_eq(m->any->value.len, 0);
+  cr_assert_eq(m->n_r_any, 1);
+  cr_expect_str_eq(m->r_any[0]->type_url, "type.googleapis.com/nope.Raw");
+  cr_expect_eq(m->r_any[0]->value.len, 3);
+  cr_expect(m->r_any[0]->value.len == 3 && !memcmp(m->r_any[0]->value.data, "\x0a\x01x", 3));
+  roundtrip(&m->base);
+  put_all(m);
+  dec_enc("any: {\"@type\": nope.Raw, value: CgF4}",
+          "{\"any\":{\"@type\":\"type.googleapis.com/nope.Raw\",\"value\":\"CgF4\"}}");
+  dec_err("any: {\"@type\": nope.Raw, value: \"*\"}", "any.value", 1, "bad base64");
+  dec_err("any: {\"@type\": nope.Raw, value: CgF4, x: 1}", "any", 1, "only an empty one");
+}
+
 Test(pbjson, any_unknown_type_prints_base64) {
   Meshtest__All *m = dec("any: {\"@type\": meshtest.Inner, name: x}\nr_any: [{\"@type\": google.protobuf.Duration, value: 1s}]");
   mesh__pbjson_opts none = {0};
