@@ -180,6 +180,11 @@ static void response_flags(mesh *m, mesh__call *c, int err) {
 void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   mesh *m = c->m;
   if (c->state == MESH__CALL_DONE) return;
+  if (c->state == MESH__CALL_WAITING) {
+    mesh__list_remove(&c->link);
+    m->nconfig_wait--;
+    c->state = MESH__CALL_PENDING;
+  }
   if (c->state == MESH__CALL_PENDING || c->state == MESH__CALL_ACTIVE) mesh__pool_unbind(c);
   /* A routed call's attempt ended: the router may retry it. */
   if (c->cbs && mesh__router_attempt_end(c, err)) return;
@@ -222,7 +227,9 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
   c->resp.flags |= c->deadline_flag;
   mesh__stat_add(m->stats, MESH__ST_RQ_TIMEOUT, 1);
   mesh__call_finish(c, MESH_ETIMEOUT, "call timed out after %u ms%s", c->deadline_ms,
-                    c->deadline_flag == MESH__RF_UMSDR ? " (max_stream_duration)" : "");
+                    c->state == MESH__CALL_WAITING         ? " waiting for its listener from the xDS server"
+                    : c->deadline_flag == MESH__RF_UMSDR ? " (max_stream_duration)"
+                                                         : "");
   mesh__leave(m);
 }
 
@@ -254,6 +261,43 @@ void mesh__call_arm_deadline(mesh *m, mesh__call *c, uint32_t ms, uint32_t flag)
   event_add(c->timer, call_timeout_tv(m, ms));
 }
 
+static void on_config_wait(evutil_socket_t fd, short what, void *arg);
+static int config_wait(mesh *m, mesh__call *c);
+
+/* Choose the call's pool and queue it: by the config's routes, or (no
+ * config) the authority dialled directly. With xDS, a call whose listener
+ * has not arrived waits for it. */
+static void route_call(mesh *m, mesh__call *c) {
+  mesh__pool *p;
+  const mesh__snapshot *snap = m->router ? mesh__router_snapshot(m) : NULL;
+  if (mesh__config_is_xds(m)) {
+    const char *auth = mesh__req_str(&c->req, c->req.authority);
+    if (!snap || !mesh__snapshot_listener(snap, auth, c->req.authority_len)) {
+      char why[160];
+      if (!mesh__config_listener_missing(m, auth, c->req.authority_len, why, sizeof why))
+        mesh__call_finish(c, MESH_ENOROUTE, "no listener for %s%s%s%s", auth, why[0] ? " (" : "", why,
+                          why[0] ? ")" : "");
+      else if (!config_wait(m, c))
+        mesh__call_finish(c, MESH_ENOROUTE, "no listener for %s (%u calls already wait for the xDS config)", auth,
+                          m->nconfig_wait);
+      return;
+    }
+  }
+  if (snap) {
+    p = mesh__router_route(m, c);
+    if (!p) return; /* answered or failed here; only its callback is due */
+  } else {
+    int err = MESH_OK;
+    p = mesh__pool_for_call(m, c, &err);
+    if (!p) {
+      mesh__call_finish(c, err, "no upstream for %s", mesh__req_str(&c->req, c->req.authority));
+      return;
+    }
+  }
+  c->state = MESH__CALL_QUEUED;
+  mesh__pool_submit(p, c);
+}
+
 /* On the loop thread: arm the timer, choose the pool, queue the call. */
 void mesh__call_dispatch(mesh *m, mesh__call *c) {
   uint32_t tmo = c->req.timeout_ms ? c->req.timeout_ms : m->opts.default_timeout_ms;
@@ -271,6 +315,7 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
   c->rq_counted = c->retry_counted = 0;
   c->deadline_ms = tmo;
   c->deadline_flag = MESH__RF_UT;
+  c->wait_since_ns = 0;
   if (m->closing) {
     mesh__call_finish(c, MESH_ECANCELED, "handle closed");
     return;
@@ -283,33 +328,80 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
     }
     event_add(c->timer, call_timeout_tv(m, tmo));
   }
-  mesh__pool *p;
-  if (m->router && mesh__router_snapshot(m)) {
-    p = mesh__router_route(m, c);
-    if (!p) {
-      /* Answered or failed here; the call is only queued for its
-       * callback. An authority without a listener: an xDS source
-       * subscribes it for the calls to come. */
-      if (c->resp.error == MESH_ENOROUTE && !strncmp(c->resp.detail, "no listener for ", 16)) {
-        char why[160];
-        mesh__config_listener_missing(m, mesh__req_str(&c->req, c->req.authority), c->req.authority_len, why,
-                                      sizeof why);
-        size_t l = strlen(c->resp.detail);
-        if (why[0] && l + 3 < sizeof c->resp.detail)
-          snprintf(c->resp.detail + l, sizeof c->resp.detail - l, " (%s)", why);
-      }
-      return;
-    }
-  } else {
-    int err = MESH_OK;
-    p = mesh__pool_for_call(m, c, &err);
-    if (!p) {
-      mesh__call_finish(c, err, "no upstream for %s", mesh__req_str(&c->req, c->req.authority));
-      return;
-    }
+  route_call(m, c);
+}
+
+/* ---- calls waiting for the xDS config ---- */
+
+/* How long a call waits for its listener to come from the control plane
+ * (the xDS does-not-exist timeout), and how many calls may wait. */
+#define MESH__CONFIG_WAIT_MS 15000u
+#define MESH__CONFIG_WAIT_MAX 4096u
+
+static void config_wait_arm(mesh *m) {
+  struct timeval tv = {1, 0};
+  if (m->config_wait_ev) event_add(m->config_wait_ev, &tv);
+}
+
+/* Park c until a config names its listener: 1, or 0 when it cannot wait
+ * (the bound; the caller then fails it). */
+static int config_wait(mesh *m, mesh__call *c) {
+  if (m->nconfig_wait >= MESH__CONFIG_WAIT_MAX) return 0;
+  if (!m->config_wait_ev && !(m->config_wait_ev = evtimer_new(m->base, on_config_wait, m))) return 0;
+  if (!c->wait_since_ns) c->wait_since_ns = mesh__now_ns();
+  c->state = MESH__CALL_WAITING;
+  mesh__list_push_back(&m->config_wait, &c->link);
+  if (m->nconfig_wait++ == 0) config_wait_arm(m);
+  return 1;
+}
+
+static void config_unwait(mesh *m, mesh__call *c) {
+  mesh__list_remove(&c->link);
+  m->nconfig_wait--;
+  c->state = MESH__CALL_PENDING;
+}
+
+/* Waiting calls the control plane never answered for fail with what the
+ * xDS source knows (unreachable, does not exist). */
+static void on_config_wait(evutil_socket_t fd, short what, void *arg) {
+  mesh *m = arg;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  uint64_t now = mesh__now_ns();
+  mesh__list *n = m->config_wait.next;
+  while (n != &m->config_wait) {
+    mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
+    n = n->next;
+    const char *auth = mesh__req_str(&c->req, c->req.authority);
+    char why[160];
+    int may_come = mesh__config_listener_missing(m, auth, c->req.authority_len, why, sizeof why);
+    int waited = now - c->wait_since_ns >= (uint64_t)MESH__CONFIG_WAIT_MS * 1000000u;
+    if (may_come && !waited) continue;
+    config_unwait(m, c);
+    mesh__call_finish(c, MESH_ENOROUTE, "no listener for %s%s%s%s%s", auth,
+                      waited ? " after waiting 15 s for the xDS config" : "", why[0] ? " (" : "", why,
+                      why[0] ? ")" : "");
   }
-  c->state = MESH__CALL_QUEUED;
-  mesh__pool_submit(p, c);
+  if (m->nconfig_wait) config_wait_arm(m);
+  mesh__leave(m);
+}
+
+void mesh__calls_config_changed(mesh *m) {
+  if (!m->nconfig_wait) return;
+  mesh__list todo;
+  mesh__list_init(&todo);
+  while (!mesh__list_empty(&m->config_wait)) {
+    mesh__call *c = MESH__CONTAINER(m->config_wait.next, mesh__call, link);
+    config_unwait(m, c);
+    mesh__list_push_back(&todo, &c->link);
+  }
+  while (!mesh__list_empty(&todo)) {
+    mesh__call *c = MESH__CONTAINER(todo.next, mesh__call, link);
+    mesh__list_remove(&c->link);
+    route_call(m, c); /* may wait again */
+  }
+  if (!m->nconfig_wait && m->config_wait_ev) event_del(m->config_wait_ev);
 }
 
 static void cancel_id(mesh *m, uint64_t id) {
@@ -470,6 +562,7 @@ int mesh_new(mesh **out, const mesh_options *opts) {
   mesh__list_init(&m->freelist);
   mesh__list_init(&m->inflight);
   mesh__list_init(&m->done);
+  mesh__list_init(&m->config_wait);
   mesh__list_init(&m->flushq);
   mesh__list_init(&m->tasks);
   for (int i = 0; i < MESH__POOL_BUCKETS; i++) mesh__list_init(&m->pools[i]);
@@ -547,6 +640,7 @@ static void mesh_destroy(mesh *m) {
   if (m->dns) evdns_base_free(m->dns, 1);
   while ((n = mesh__list_pop_front(&m->freelist))) call_destroy(MESH__CONTAINER(n, mesh__call, link));
   if (m->done_ev) event_free(m->done_ev);
+  if (m->config_wait_ev) event_free(m->config_wait_ev);
   if (m->wake_ev) event_free(m->wake_ev);
   if (!m->attached && m->base) event_base_free(m->base);
   if (m->wake_fd[0] >= 0) close(m->wake_fd[0]);

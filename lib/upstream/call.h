@@ -109,7 +109,8 @@ enum mesh__call_state {
   MESH__CALL_QUEUED,   /* handed across threads, not yet on the loop */
   MESH__CALL_PENDING,  /* waiting for a connection in its pool */
   MESH__CALL_ACTIVE,   /* bound to a connection */
-  MESH__CALL_DONE      /* completed, callback queued or running */
+  MESH__CALL_DONE,     /* completed, callback queued or running */
+  MESH__CALL_WAITING   /* xDS: waiting for its listener's config (m->config_wait) */
 };
 
 typedef struct mesh__call {
@@ -148,6 +149,7 @@ typedef struct mesh__call {
   int32_t tried[4];          /* previous endpoints, most recent last */
   uint64_t hash;             /* the request hash (route hash_policy) when has_hash */
   uint64_t pick_ns;          /* when the attempt picked (latency-aware pickers only) */
+  uint64_t wait_since_ns;    /* xDS: when it began waiting for its listener (0: never) */
   uint8_t has_hash;
   uint8_t ntried;
   uint8_t prio;              /* routing priority: MESH__ROUTING_* */

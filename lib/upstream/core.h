@@ -77,6 +77,11 @@ struct mesh {
    * clusters' run-time state. NULL snapshot: dial the authority. */
   struct mesh__config_state *config;
   struct mesh__router *router;
+  /* xDS: calls whose listener has not arrived yet (linked by c->link),
+   * routed again at each new config, failed after MESH__CONFIG_WAIT_MS. */
+  mesh__list config_wait;
+  uint32_t nconfig_wait;
+  struct event *config_wait_ev;
   /* Functions to run on the loop thread for other threads (mu). */
   mesh__list tasks;
   /* Resilience counters (upstream/stats.h): relaxed atomics. */
@@ -96,6 +101,8 @@ void mesh__flush_all(struct mesh *m);
 
 /* Start a call on the loop thread (it is already in m->inflight). */
 void mesh__call_dispatch(struct mesh *m, mesh__call *c);
+/* A new config was published: route the calls waiting for one. */
+void mesh__calls_config_changed(struct mesh *m);
 /* Run fn(arg) on the loop thread and wait for it (any thread; inline on
  * the loop thread). MESH_OK, or MESH_ESTATE when the handle is closing. */
 int mesh__run_on_loop(struct mesh *m, void (*fn)(struct mesh *, void *), void *arg);

@@ -587,14 +587,14 @@ static void resubscribe(mesh__ads *a) {
   }
 }
 
-void mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, char *why, size_t whylen) {
+int mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, char *why, size_t whylen) {
   char auth[256];
   if (why && whylen) why[0] = 0;
-  if (len == 0 || len >= sizeof auth) return;
+  if (len == 0 || len >= sizeof auth) return 0;
   memcpy(auth, authority, len);
   auth[len] = 0;
   char *name = mesh__bootstrap_listener_name(a->b, auth);
-  if (!name) return;
+  if (!name) return 0;
   tstate *t = &a->t[LDS];
   res *r = find(t, name);
   if (!r) {
@@ -603,7 +603,7 @@ void mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, ch
         LOG(a, WARN, "xDS: %d listeners subscribed on demand; calls naming others are not subscribed",
             MAX_ONDEMAND_LISTENERS);
       free(name);
-      return;
+      return 0;
     }
     if ((r = add(t, name))) {
       r->status = ST_REQUESTED;
@@ -613,6 +613,11 @@ void mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, ch
       send_for(a, LDS, 0, NULL);
     }
   }
+  /* Wait while the stream is up, or coming up for the first time (gRPC
+   * queues calls while CONNECTING); not in backoff after a failure (A57:
+   * a connectivity error with nothing cached fails calls). */
+  int wait = r && r->status != ST_DOES_NOT_EXIST && r->status != ST_NACKED && r->status != ST_TIMEOUT &&
+             (a->conn == CONN_READY || (a->conn == CONN_CONNECTING && !a->last_error[0]));
   /* The ambient state, for the call's error (gRFC A54/A88: say that the
    * control plane is the cause, and how). */
   if (why && whylen) {
@@ -627,6 +632,7 @@ void mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, ch
       snprintf(why, whylen, "xDS: listener \"%s\" requested", name);
   }
   free(name);
+  return wait;
 }
 
 /* ---- snapshots (R8: coherent) ---- */
@@ -751,6 +757,7 @@ static void publish(mesh__ads *a) {
   }
   mesh__enter(a->m);
   int rc = mesh__router_publish(a->m, snap);
+  if (rc == 0) mesh__calls_config_changed(a->m);
   mesh__leave(a->m);
   mesh__snapshot_unref(snap);
   if (rc < 0) {

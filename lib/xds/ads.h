@@ -31,7 +31,10 @@ int mesh__ads_dump(const mesh__ads *a, mesh__buf *out);
  * it names (the bootstrap's template; gRPC's xds:/// does the same), so
  * that the next calls are routed once it arrives. Bounded. why (may be
  * NULL) receives the control plane's part in the failure, or "". */
-void mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, char *why, size_t whylen);
+/* 1: the listener may still come (a call should wait for it); 0: it will
+ * not come soon (the control plane is unreachable, the listener does not
+ * exist or was rejected, too many subscribed): fail the call with why. */
+int mesh__ads_want_listener(mesh__ads *a, const char *authority, size_t len, char *why, size_t whylen);
 void mesh__ads_counters(const mesh__ads *a, uint64_t *accepted, uint64_t *rejected);
 
 #endif

@@ -651,11 +651,13 @@ int mesh__config_open_xds(struct mesh *m, char *err, size_t errlen) {
   return 0;
 }
 
-void mesh__config_listener_missing(struct mesh *m, const char *authority, size_t len, char *why, size_t whylen) {
+int mesh__config_listener_missing(struct mesh *m, const char *authority, size_t len, char *why, size_t whylen) {
   mesh__config_state *st = m->config;
   if (whylen) why[0] = 0;
-  if (st && st->ads) mesh__ads_want_listener(st->ads, authority, len, why, whylen);
+  return st && st->ads ? mesh__ads_want_listener(st->ads, authority, len, why, whylen) : 0;
 }
+
+int mesh__config_is_xds(const struct mesh *m) { return m->config && m->config->ads; }
 
 void mesh__config_close(struct mesh *m) {
   mesh__config_state *st = m->config;

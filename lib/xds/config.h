@@ -30,7 +30,9 @@ int mesh__config_open_xds(struct mesh *m, char *err, size_t errlen);
 void mesh__config_close(struct mesh *m);
 /* A call found no listener for its authority (xDS: subscribe it); why
  * receives what the config source has to say about it, or "". */
-void mesh__config_listener_missing(struct mesh *m, const char *authority, size_t len, char *why, size_t whylen);
+int mesh__config_listener_missing(struct mesh *m, const char *authority, size_t len, char *why, size_t whylen);
+/* The handle's config comes from xDS (calls may wait for it). */
+int mesh__config_is_xds(const struct mesh *m);
 /* The dump of mesh_config_dump(): malloc'd JSON, or NULL. */
 char *mesh__config_dump(struct mesh *m);
 

@@ -325,7 +325,8 @@ Test(xds, control_plane_outage_under_load) {
   mesh_free(m);
 }
 
-/* No control plane at all: mesh_new succeeds, calls fail fast with
+/* No control plane at all: mesh_new succeeds, calls fail (at once, or
+ * within the second after the first connect attempt failed) with
  * ENOROUTE (never bypass the mesh), the dump says why. */
 Test(xds, unreachable_control_plane) {
   char bs[512];
@@ -456,8 +457,17 @@ Test(xds, listener_deletion_honoured_with_fail_on_data_errors) {
   serve_without_listener();
   for (double t0 = now_ms(); lds_acks() == acks && now_ms() - t0 < 5000;) usleep(2000);
   usleep(20000);
-  char cl[64];
-  cr_expect_eq(call(m, cl, sizeof cl), MESH_ENOROUTE);
+  /* Not served any more: the call fails, or waits for a listener that
+   * the server may send again and times out. */
+  mesh_request *req;
+  cr_assert_eq(mesh_request_new(&req, "GET", "http://svc.mesh/x"), MESH_OK);
+  mesh_request_set_timeout_ms(req, 500);
+  mesh_response *resp = NULL;
+  cr_assert_eq(mesh_call_sync(m, req, &resp), MESH_OK);
+  int e = mesh_response_error(resp);
+  cr_expect(e == MESH_ENOROUTE || e == MESH_ETIMEOUT, "a deleted listener still served: %s", mesh_strerror(e));
+  mesh_response_free(resp);
+  mesh_request_free(req);
   mesh_free(m);
 }
 
@@ -480,8 +490,15 @@ Test(xds, does_not_exist_after_15s_then_accepted, .timeout = 60) {
   char *d = dump(m);
   cr_expect(strstr(d, "\"name\": \"routes\", \"status\": \"REQUESTED\""), "%s", d);
   mesh_string_free(d);
-  char cl[64];
-  cr_expect_eq(call(m, cl, sizeof cl), MESH_ENOROUTE, "a listener without its routes is not served (R8)");
+  mesh_request *req;
+  cr_assert_eq(mesh_request_new(&req, "GET", "http://svc.mesh/x"), MESH_OK);
+  mesh_request_set_timeout_ms(req, 200);
+  mesh_response *resp = NULL;
+  cr_assert_eq(mesh_call_sync(m, req, &resp), MESH_OK);
+  cr_expect_eq(mesh_response_error(resp), MESH_ETIMEOUT, "a listener without its routes is not served (R8): %s",
+               mesh_response_detail(resp));
+  mesh_response_free(resp);
+  mesh_request_free(req);
   int found = 0;
   while (!found && now_ms() - started < 20000) {
     usleep(250000);
@@ -622,8 +639,8 @@ Test(xds, meshctl_xds_status) {
 }
 
 /* A server that serves listeners by name only: the first call to an
- * authority fails fast (no listener) and subscribes it, as gRPC's
- * xds:/// target does; the next calls are routed. In both protocols. */
+ * authority subscribes it and waits for it, as gRPC's xds:/// target
+ * does, then is routed. In both protocols. */
 static void on_demand(int delta) {
   xds_server_no_wildcard(srv, 1);
   serve("c1", NULL);
@@ -635,8 +652,11 @@ static void on_demand(int delta) {
   mesh *m;
   cr_assert_eq(new_mesh(&m, bs), MESH_OK);
   usleep(200000);
-  const char *det = call_detail(m);
-  cr_expect(strstr(det, "no listener for svc.mesh (xDS: listener \"svc.mesh\" requested)"), "detail: %s", det);
+  char first[64];
+  double t0 = now_ms();
+  cr_expect_eq(call(m, first, sizeof first), MESH_OK, "the first call waits for its listener\n%s", log_text);
+  cr_expect_str_eq(first, "c1");
+  cr_expect_lt(now_ms() - t0, 1000, "the wait is a round trip to the server, not a timer");
   cr_assert_geq(wait_cluster(m, "c1", 5000), 0, "the listener a call named was not subscribed\n%s", log_text);
   char *d = dump(m);
   cr_expect(strstr(d, "\"name\": \"svc.mesh\", \"status\": \"ACKED\""), "%s", d);
@@ -806,8 +826,9 @@ Test(xds, route_waits_for_cluster_endpoints) {
 
 /* A server that never answers (here the HTTP test upstream, which waits
  * for the end of a request body that never comes): in SotW this cannot be
- * told from "nothing exists" (gRFC A57). No crash, calls fail fast with a
- * reason, the listener they name is awaited. */
+ * told from "nothing exists" (gRFC A57). No crash; a call waits for its
+ * listener until its own deadline (or the 15 s does-not-exist time) and
+ * says why it ended; the listener is awaited. */
 Test(xds, silent_server) {
   char bs[512];
   snprintf(bs, sizeof bs,
@@ -816,8 +837,18 @@ Test(xds, silent_server) {
   mesh *m;
   cr_assert_eq(new_mesh(&m, bs), MESH_OK);
   usleep(300000);
-  const char *det = call_detail(m);
-  cr_expect(strstr(det, "no listener for svc.mesh (xDS: listener \"svc.mesh\" requested)"), "detail: %s", det);
+  mesh_request *req;
+  cr_assert_eq(mesh_request_new(&req, "GET", "http://svc.mesh/x"), MESH_OK);
+  mesh_request_set_timeout_ms(req, 300);
+  mesh_response *resp = NULL;
+  double t0 = now_ms();
+  cr_assert_eq(mesh_call_sync(m, req, &resp), MESH_OK);
+  cr_expect_eq(mesh_response_error(resp), MESH_ETIMEOUT);
+  cr_expect_geq(now_ms() - t0, 250, "the call waited for its listener");
+  cr_expect(strstr(mesh_response_detail(resp), "waiting for its listener from the xDS server"), "detail: %s",
+            mesh_response_detail(resp));
+  mesh_response_free(resp);
+  mesh_request_free(req);
   char *d = dump(m);
   cr_expect(strstr(d, "\"name\": \"svc.mesh\", \"status\": \"REQUESTED\""), "%s", d);
   mesh_string_free(d);
