@@ -379,6 +379,25 @@ static blob *validate(int type, const ProtobufCMessage *msg, const uint8_t *byte
 
 static void node_for_request(mesh__ads *a, Envoy__Config__Core__V3__Node *node);
 
+/* Encode and send one request of type state t (either protocol): 0 when
+ * it is on the stream. */
+static int send_msg(mesh__ads *a, tstate *t, const ProtobufCMessage *msg) {
+  size_t len = protobuf_c_message_get_packed_size(msg);
+  uint8_t *buf = malloc(len ? len : 1);
+  int rc = -1;
+  if (buf) {
+    protobuf_c_message_pack(msg, buf);
+    rc = mesh__grpc_send(a->g, buf, len);
+    if (rc == 0) {
+      a->node_sent = 1;
+      t->sent = 1;
+      t->dirty = 0;
+    }
+  }
+  free(buf);
+  return rc == 0 ? 0 : -1;
+}
+
 static void send_request(mesh__ads *a, int type, const char *error) {
   tstate *t = &a->t[type];
   if (!a->g || a->conn != CONN_READY) return;
@@ -428,17 +447,7 @@ static void send_request(mesh__ads *a, int type, const char *error) {
     st.message = (char *)error;
     rq.error_detail = &st;
   }
-  size_t len = protobuf_c_message_get_packed_size(&rq.base);
-  uint8_t *buf = malloc(len ? len : 1);
-  if (buf) {
-    protobuf_c_message_pack(&rq.base, buf);
-    if (mesh__grpc_send(a->g, buf, len) == 0) {
-      a->node_sent = 1;
-      t->sent = 1;
-      t->dirty = 0;
-    }
-  }
-  free(buf);
+  send_msg(a, t, &rq.base);
   free(nm);
   /* R5 / A57: the does-not-exist timer runs from when the request is on a
    * connected transport, for what is not cached. */
@@ -507,24 +516,15 @@ static void send_delta(mesh__ads *a, int type, int ack, const char *error) {
   rq.n_initial_resource_versions = niv;
   if (ack) rq.response_nonce = t->nonce ? t->nonce : "";
   if (error) {
-    st.code = 3;
+    st.code = 3; /* INVALID_ARGUMENT */
     st.message = (char *)error;
     rq.error_detail = &st;
   }
-  size_t len = protobuf_c_message_get_packed_size(&rq.base);
-  uint8_t *buf = malloc(len ? len : 1);
-  if (buf) {
-    protobuf_c_message_pack(&rq.base, buf);
-    if (mesh__grpc_send(a->g, buf, len) == 0) {
-      a->node_sent = 1;
-      t->sent = 1;
-      t->dirty = 0;
-      for (size_t i = 0; i < t->n; i++)
-        if (t->v[i]->wanted) t->v[i]->sent_sub = 1;
-      free_unsub(t);
-    }
+  if (send_msg(a, t, &rq.base) == 0) {
+    for (size_t i = 0; i < t->n; i++)
+      if (t->v[i]->wanted) t->v[i]->sent_sub = 1;
+    free_unsub(t);
   }
-  free(buf);
   uint64_t now = mesh__now_ns();
   for (size_t i = 0; i < t->n; i++)
     if (t->v[i]->wanted && !t->v[i]->cur && !t->v[i]->requested_ns && t->v[i]->status == ST_REQUESTED)
