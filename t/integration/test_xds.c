@@ -308,7 +308,12 @@ Test(xds, control_plane_outage_under_load, .timeout = 120) {
   }
   double rate = calls / (end / 1000);
   cr_expect_eq(failed, 0, "%d of %d calls failed (%s)", failed, calls, last_err);
-  cr_expect_geq(rate, OUTAGE_RATE * 0.95, "only %.0f calls/s", rate);
+#ifdef __SANITIZE_ADDRESS__
+  const double min_rate = OUTAGE_RATE * 0.5; /* the sanitizer build is slower; the load still runs */
+#else
+  const double min_rate = OUTAGE_RATE * 0.95;
+#endif
+  cr_expect_geq(rate, min_rate, "only %.0f calls/s", rate);
   /* Reconnected (backoff: the next attempt may come up to ~17 s after the
    * restart): a new stream, whose first LDS request carries the last
    * accepted version (xds_protocol: versions survive the stream). */
