@@ -50,6 +50,8 @@ struct mesh__router {
    * connections of an old snapshot still count against them. One per
    * distinct cluster name ever published. */
   mesh__cb_state *cbs;
+  mesh__cb_state **cbt; /* the same by name: open addressing, cap a power of two */
+  size_t cbt_cap, cbt_n;
   struct event *od_timer; /* the outlier detectors' interval ticks */
   uint64_t od_ejections;  /* ejections enforced, summed over detectors gone */
 };
@@ -164,10 +166,30 @@ static int od_carry_over(mesh__router *r, const mesh__snapshot *s, rcluster *cl)
 
 /* The breaker state of cluster c (created on first sight of its name);
  * thresholds follow the newest config. NULL when out of memory. */
+static mesh__cb_state **cbt_slot(mesh__cb_state **t, size_t cap, const char *name) {
+  size_t i = mesh__hash(name, strlen(name)) & (cap - 1);
+  while (t[i] && strcmp(t[i]->name, name)) i = (i + 1) & (cap - 1);
+  return &t[i];
+}
+
+/* Room for one more name (load at most 1/2): 0 or -1 (memory). */
+static int cbt_reserve(mesh__router *r) {
+  if ((r->cbt_n + 1) * 2 <= r->cbt_cap) return 0;
+  size_t cap = r->cbt_cap ? r->cbt_cap * 2 : 64;
+  mesh__cb_state **t = calloc(cap, sizeof *t);
+  if (!t) return -1;
+  for (size_t i = 0; i < r->cbt_cap; i++)
+    if (r->cbt[i]) *cbt_slot(t, cap, r->cbt[i]->name) = r->cbt[i];
+  free(r->cbt);
+  r->cbt = t;
+  r->cbt_cap = cap;
+  return 0;
+}
+
 static mesh__cb_state *cb_state_for(mesh__router *r, const mesh__cluster *c) {
-  mesh__cb_state *st;
-  for (st = r->cbs; st; st = st->next)
-    if (!strcmp(st->name, c->name)) break;
+  if (cbt_reserve(r) < 0) return NULL;
+  mesh__cb_state **slot = cbt_slot(r->cbt, r->cbt_cap, c->name);
+  mesh__cb_state *st = *slot;
   if (!st) {
     st = calloc(1, sizeof *st);
     if (!st || !(st->name = strdup(c->name))) {
@@ -176,6 +198,8 @@ static mesh__cb_state *cb_state_for(mesh__router *r, const mesh__cluster *c) {
     }
     st->next = r->cbs;
     r->cbs = st;
+    *slot = st;
+    r->cbt_n++;
   }
   st->th[0] = c->cb[0];
   st->th[1] = c->cb[1];
@@ -240,6 +264,7 @@ void mesh__router_free(struct mesh *m) {
     mesh__snapshot_unref(r->snap);
   }
   if (r->od_timer) event_free(r->od_timer);
+  free(r->cbt);
   while (r->cbs) {
     mesh__cb_state *st = r->cbs;
     r->cbs = st->next;
