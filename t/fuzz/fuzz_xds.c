@@ -457,11 +457,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 }
 
 #ifdef MESH_FUZZ_STANDALONE
-#include <dirent.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static long failures;
 
 /* mallinfo2 counts chunks parked in glibc's per-thread cache as in use,
  * so the count is exact only with that cache off: main() re-executes
@@ -479,86 +475,21 @@ static size_t heap_in_use(void) {
 #endif
 }
 
-static int replay_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    return -1;
-  }
-  size_t cap = 4096, len = 0;
-  uint8_t *buf = malloc(cap);
-  if (!buf) {
-    fclose(f);
-    return -1;
-  }
-  size_t n;
-  while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-    len += n;
-    if (len == cap) {
-      uint8_t *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return -1;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (err) {
-    fprintf(stderr, "%s: read error\n", path);
-    free(buf);
-    return -1;
-  }
-  /* Twice: the first run may leave one-time state (stdio, regex caches). */
+/* Twice: the first run may leave one-time state (stdio, regex caches);
+ * the second must leave the heap as it found it. */
+static int replay_twice(const uint8_t *buf, size_t len, const char *path) {
   LLVMFuzzerTestOneInput(buf, len);
   size_t before = heap_in_use();
   LLVMFuzzerTestOneInput(buf, len);
   size_t after = heap_in_use();
-  if (after != before) {
-    fprintf(stderr, "fuzz_xds: %s: heap in use grew by %zd bytes (a leak)\n", path, (ssize_t)(after - before));
-    failures++;
-  }
-  free(buf);
-  return 1;
+  if (after == before) return 0;
+  fprintf(stderr, "fuzz_xds: %s: heap in use grew by %zd bytes (a leak)\n", path, (ssize_t)(after - before));
+  return -1;
 }
-
-static int replay(const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    perror(path);
-    return -1;
-  }
-  if (!S_ISDIR(st.st_mode)) return replay_file(path);
-  DIR *d = opendir(path);
-  if (!d) {
-    perror(path);
-    return -1;
-  }
-  int count = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    size_t l = strlen(path) + strlen(e->d_name) + 2;
-    char *sub = malloc(l);
-    if (!sub) break;
-    snprintf(sub, l, "%s/%s", path, e->d_name);
-    int r = replay(sub);
-    free(sub);
-    if (r < 0) {
-      closedir(d);
-      return -1;
-    }
-    count += r;
-  }
-  closedir(d);
-  return count;
-}
+#define FUZZ_REPLAY_ONE(buf, len, path) replay_twice((buf), (len), (path))
+#include "replay.h"
 
 int main(int argc, char **argv) {
-  int total = 0;
 #ifndef FUZZ_ASAN
   const char *t = getenv("GLIBC_TUNABLES");
   if (!t && setenv("GLIBC_TUNABLES", NO_TCACHE, 1) == 0) {
@@ -566,16 +497,6 @@ int main(int argc, char **argv) {
     unsetenv("GLIBC_TUNABLES"); /* no exec: replay without the leak check */
   }
 #endif
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
-    return 2;
-  }
-  for (int i = 1; i < argc; i++) {
-    int r = replay(argv[i]);
-    if (r < 0) return 1;
-    total += r;
-  }
-  printf("fuzz_xds: replayed %d inputs, %ld leaking\n", total, failures);
-  return total > 0 && failures == 0 ? 0 : 1;
+  return fuzz_replay_main("fuzz_xds", argc, argv);
 }
 #endif

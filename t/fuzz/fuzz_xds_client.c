@@ -108,46 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
 }
 
 #ifdef MESH_FUZZ_STANDALONE
-#include <dirent.h>
-#include <sys/stat.h>
+#include "replay.h"
 
-static void replay_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(1);
-  }
-  static uint8_t buf[FUZZ_MAX_INPUT + 1];
-  size_t n = fread(buf, 1, sizeof buf, f);
-  fclose(f);
-  LLVMFuzzerTestOneInput(buf, n);
-}
-
-int main(int argc, char **argv) {
-  int count = 0;
-  for (int i = 1; i < argc; i++) {
-    struct stat st;
-    if (stat(argv[i], &st) != 0) {
-      perror(argv[i]);
-      return 1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-      replay_file(argv[i]);
-      count++;
-      continue;
-    }
-    DIR *d = opendir(argv[i]);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (e->d_name[0] == '.') continue;
-      char p[4096];
-      snprintf(p, sizeof p, "%s/%s", argv[i], e->d_name);
-      replay_file(p);
-      count++;
-    }
-    if (d) closedir(d);
-  }
-  printf("fuzz_xds_client: %d inputs replayed\n", count);
-  return 0;
-}
+int main(int argc, char **argv) { return fuzz_replay_main("fuzz_xds_client", argc, argv); }
 #endif
