@@ -736,8 +736,9 @@ int mesh_call_start(mesh *m, const mesh_request *req, mesh_response_cb cb, void 
       mesh__flush_all(m);
       m->depth--;
     }
-    /* Failures found while starting (or flushing) run on the next turn. */
-    if (!mesh__list_empty(&m->done)) event_active(m->done_ev, EV_READ, 0);
+    /* Failures found while starting (or flushing) run on the next turn;
+     * inside a libmesh callback the outermost leave() delivers them. */
+    if (m->depth == 0 && !mesh__list_empty(&m->done)) event_active(m->done_ev, EV_READ, 0);
     return MESH_OK;
   }
   pthread_mutex_lock(&m->mu);
