@@ -207,17 +207,6 @@ done:
   return rc;
 }
 
-static const char *msg_name(const ProtobufCMessage *m) {
-  if (m->descriptor == &envoy__config__listener__v3__listener__descriptor)
-    return ((const Envoy__Config__Listener__V3__Listener *)m)->name;
-  if (m->descriptor == &envoy__config__route__v3__route_configuration__descriptor)
-    return ((const Envoy__Config__Route__V3__RouteConfiguration *)m)->name;
-  if (m->descriptor == &envoy__config__cluster__v3__cluster__descriptor)
-    return ((const Envoy__Config__Cluster__V3__Cluster *)m)->name;
-  if (m->descriptor == &envoy__config__endpoint__v3__cluster_load_assignment__descriptor)
-    return ((const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)m)->cluster_name;
-  return "";
-}
 
 static const char *type_url_of(const ProtobufCMessage *m) {
   if (m->descriptor == &envoy__config__listener__v3__listener__descriptor) return T_LISTENER;
@@ -385,7 +374,7 @@ static int translate_all(build *b, mesh__notes *file_notes) {
   char err[512];
   for (size_t i = 0; i < b->nmsgs && rc == 0; i++) {
     const ProtobufCMessage *m = b->msgs[i];
-    const char *name = msg_name(m);
+    const char *name = mesh__xds_resource_name(m);
     const char *kind = strrchr(type_url_of(m), '.') + 1;
     mesh__notes notes;
     mesh__notes_init(&notes);
@@ -416,7 +405,7 @@ static int translate_all(build *b, mesh__notes *file_notes) {
     }
     /* Names are unique per type (xDS rule). */
     for (size_t j = 0; j < i; j++)
-      if (b->msgs[j]->descriptor == m->descriptor && !strcmp(msg_name(b->msgs[j]), name)) {
+      if (b->msgs[j]->descriptor == m->descriptor && !strcmp(mesh__xds_resource_name(b->msgs[j]), name)) {
         rc = fail(b, "%s \"%s\" appears twice", kind, name);
         break;
       }

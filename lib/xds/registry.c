@@ -88,3 +88,16 @@ const ProtobufCMessageDescriptor *mesh__pb_find(const char *name, size_t len) {
 size_t mesh__pb_count(void) { return TABLE_LEN; }
 
 const ProtobufCMessageDescriptor *mesh__pb_at(size_t i) { return i < TABLE_LEN ? table[i] : NULL; }
+
+const char *mesh__xds_resource_name(const ProtobufCMessage *m) {
+  const char *n = "";
+  if (m->descriptor == &envoy__config__listener__v3__listener__descriptor)
+    n = ((const Envoy__Config__Listener__V3__Listener *)m)->name;
+  else if (m->descriptor == &envoy__config__route__v3__route_configuration__descriptor)
+    n = ((const Envoy__Config__Route__V3__RouteConfiguration *)m)->name;
+  else if (m->descriptor == &envoy__config__cluster__v3__cluster__descriptor)
+    n = ((const Envoy__Config__Cluster__V3__Cluster *)m)->name;
+  else if (m->descriptor == &envoy__config__endpoint__v3__cluster_load_assignment__descriptor)
+    n = ((const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)m)->cluster_name;
+  return n ? n : "";
+}

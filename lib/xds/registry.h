@@ -28,4 +28,8 @@ const ProtobufCMessageDescriptor *mesh__pb_find(const char *name, size_t len);
 size_t mesh__pb_count(void);
 const ProtobufCMessageDescriptor *mesh__pb_at(size_t i);
 
+/* The name of a Listener, RouteConfiguration or Cluster, or the
+ * cluster_name of a ClusterLoadAssignment; "" for other messages. */
+const char *mesh__xds_resource_name(const ProtobufCMessage *m);
+
 #endif

@@ -248,15 +248,6 @@ static void one_resource(const ProtobufCMessageDescriptor *d, const uint8_t *dat
 
 /* ---- a DiscoveryResponse, linked into a snapshot as xds/config.c does ---- */
 
-static const char *msg_name(const ProtobufCMessage *m) {
-  if (m->descriptor == &envoy__config__listener__v3__listener__descriptor)
-    return ((const Envoy__Config__Listener__V3__Listener *)m)->name;
-  if (m->descriptor == &envoy__config__route__v3__route_configuration__descriptor)
-    return ((const Envoy__Config__Route__V3__RouteConfiguration *)m)->name;
-  if (m->descriptor == &envoy__config__cluster__v3__cluster__descriptor)
-    return ((const Envoy__Config__Cluster__V3__Cluster *)m)->name;
-  return ((const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)m)->cluster_name;
-}
 
 static bool is_resource_type(const ProtobufCMessageDescriptor *d) {
   return d == &envoy__config__listener__v3__listener__descriptor ||
@@ -289,7 +280,7 @@ static int build_snapshot(ProtobufCMessage **msgs, size_t n, mesh__snapshot **ou
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     const ProtobufCMessage *m = msgs[i];
-    const char *name = msg_name(m);
+    const char *name = mesh__xds_resource_name(m);
     mesh__notes notes;
     mesh__notes_init(&notes);
     if (!name || !*name) { /* config.c: "name is required" */
@@ -297,7 +288,7 @@ static int build_snapshot(ProtobufCMessage **msgs, size_t n, mesh__snapshot **ou
       break;
     }
     for (size_t j = 0; j < i && rc == 0; j++)
-      if (msgs[j]->descriptor == m->descriptor && !strcmp(msg_name(msgs[j]), name)) rc = -1;
+      if (msgs[j]->descriptor == m->descriptor && !strcmp(mesh__xds_resource_name(msgs[j]), name)) rc = -1;
     if (rc) break;
     memset(err, 0x55, sizeof err);
     if (m->descriptor == &envoy__config__listener__v3__listener__descriptor) {
