@@ -40,16 +40,7 @@
 #define NBATCH 20000
 #define TARGET_P50_NS 100
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "sanitized.h"
 
 static void die(const char *what) {
   fprintf(stderr, "bench_lb: %s\n", what);

@@ -46,18 +46,7 @@
 #define NBATCH 40000
 #define TARGET_P50_NS 500
 
-/* Sanitizer builds (make check-sanitizers, --enable-sanitizers) run the
- * bench for its checks, not its figures: the target is not enforced. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "sanitized.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void) {
