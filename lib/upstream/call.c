@@ -82,8 +82,8 @@ void mesh__response_free(mesh_response *r) {
   memset(r, 0, sizeof(*r));
 }
 
-int mesh__response_add_field(mesh_response *r, const char *name, size_t nlen, const char *value,
-                             size_t vlen, size_t max_bytes, int lower) {
+int mesh__response_add_field_slow(mesh_response *r, const char *name, size_t nlen, const char *value,
+                                  size_t vlen, size_t max_bytes, int lower) {
   /* Count like HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE: name + value + 32. */
   r->header_bytes += nlen + vlen + 32;
   if (r->header_bytes > max_bytes) return MESH_ETOOLARGE;

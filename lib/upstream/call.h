@@ -101,8 +101,31 @@ void mesh__response_reset(mesh_response *r);
 void mesh__response_free(mesh_response *r);
 /* Append a header (or a trailer once in_trailers): 0, or MESH_ETOOLARGE /
  * MESH_ENOMEM. Names are stored lower-case (lower=0: they already are). */
-int mesh__response_add_field(mesh_response *r, const char *name, size_t nlen, const char *value,
-                             size_t vlen, size_t max_bytes, int lower);
+int mesh__response_add_field_slow(mesh_response *r, const char *name, size_t nlen, const char *value,
+                                  size_t vlen, size_t max_bytes, int lower);
+/* The common case inline (room in both arrays, no case folding): a
+ * response's fields cost two copies each, no call. */
+static inline int mesh__response_add_field(mesh_response *r, const char *name, size_t nlen, const char *value,
+                                           size_t vlen, size_t max_bytes, int lower) {
+  mesh__buf *b = &r->strings;
+  size_t at = b->off + b->len;
+  if (lower || r->fields.n == r->fields.cap || at + nlen + vlen + 2 > b->cap ||
+      r->header_bytes + nlen + vlen + 32 > max_bytes)
+    return mesh__response_add_field_slow(r, name, nlen, value, vlen, max_bytes, lower);
+  /* Counted like HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE: name + value + 32. */
+  r->header_bytes += nlen + vlen + 32;
+  char *p = b->data + at;
+  memcpy(p, name, nlen);
+  p[nlen] = '\0';
+  memcpy(p + nlen + 1, value, vlen);
+  p[nlen + 1 + vlen] = '\0';
+  b->len += nlen + vlen + 2;
+  mesh__field *f = &r->fields.v[r->fields.n++];
+  f->name = (uint32_t)at;
+  f->value = (uint32_t)(at + nlen + 1);
+  if (!r->in_trailers) r->nheaders = r->fields.n;
+  return MESH_OK;
+}
 
 enum mesh__call_state {
   MESH__CALL_FREE = 0,
@@ -121,7 +144,10 @@ typedef struct mesh__call {
   mesh_response_cb cb;
   void *user_data;
   mesh__req req;
-  struct event *timer;
+  struct event *timer;    /* the deadline, when no queue takes it (m->dl) */
+  mesh__list dl_link;     /* in a deadline queue */
+  uint64_t deadline_ns;
+  uint8_t timer_armed;
   int state;
   struct mesh__pool *pool;
   struct mesh__conn *conn;

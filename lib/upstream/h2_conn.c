@@ -29,35 +29,50 @@ static void call_fail_later(nghttp2_session *s, mesh__call *c, int err, const ch
 static int h2_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   mesh__conn *cn = ud;
   cn->h2_hstream = f->hd.stream_id;
-  cn->h2_hcall = stream_call(s, f->hd.stream_id);
+  /* Only a response's HEADERS (a PUSH_PROMISE is not ours: push is off). */
+  cn->h2_hcall = f->hd.type == NGHTTP2_HEADERS ? stream_call(s, f->hd.stream_id) : NULL;
+  /* A HEADERS frame after the final response headers carries trailers. */
+  cn->h2_htrailers = cn->h2_hcall && f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_HEADERS &&
+                     cn->h2_hcall->resp.nheaders_done;
   return 0;
+}
+
+/* The response's :status: 100..999, or -1. Three digits is the rule
+ * (RFC 9110 §15); anything else goes through the general parser. */
+static int parse_status(const uint8_t *v, size_t n) {
+  unsigned long long st;
+  if (n == 3 && v[0] >= '1' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9' && v[2] >= '0' && v[2] <= '9')
+    return (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+  if (mesh__parse_u64((const char *)v, n, 999, &st) || st < 100) return -1;
+  return (int)st;
 }
 
 static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
                         const uint8_t *value, size_t vl, uint8_t flags, void *ud) {
   mesh__conn *cn = ud;
-  mesh__call *c = cn->h2_hstream == f->hd.stream_id ? cn->h2_hcall : stream_call(s, f->hd.stream_id);
+  /* on_begin_headers named the frame's call (NULL: none, or detached). */
+  mesh__call *c = cn->h2_hstream == f->hd.stream_id ? cn->h2_hcall : NULL;
   (void)flags;
-  if (!c || f->hd.type != NGHTTP2_HEADERS || c->resp.error) return 0;
-  if (nl == 7 && memcmp(name, ":status", 7) == 0) {
-    unsigned long long st;
-    if (mesh__parse_u64((const char *)value, vl, 999, &st) || st < 100) {
+  if (!c || c->resp.error) return 0;
+  if (nl > 0 && name[0] == ':') {
+    if (nl != 7 || memcmp(name, ":status", 7) != 0) return 0;
+    int st = parse_status(value, vl);
+    if (st < 0) {
       call_fail_later(s, c, MESH_EPROTOCOL, "bad :status from upstream");
       return 0;
     }
     /* 1xx: informational, its fields are dropped (RFC 9113 §8.1). */
     if (st >= 200) {
-      c->resp.status = (int)st;
+      c->resp.status = st;
       c->resp.in_trailers = 0;
     }
     return 0;
   }
-  if (nl > 0 && name[0] == ':') return 0;
   if (c->resp.status == 0) return 0; /* fields of a 1xx */
-  c->resp.in_trailers = f->headers.cat == NGHTTP2_HCAT_HEADERS && c->resp.nheaders_done;
+  c->resp.in_trailers = cn->h2_htrailers;
   int rc = mesh__response_add_field(&c->resp, (const char *)name, nl, (const char *)value, vl,
                                     /* nghttp2 enforces lower-case names (RFC 9113 §8.2.1) */
-                                    mesh__conn_opts(cn)->max_header_bytes, 0);
+                                    cn->h2_max_header_bytes, 0);
   if (rc == MESH_ETOOLARGE) call_fail_later(s, c, rc, "response headers exceed the configured bound");
   else if (rc) call_fail_later(s, c, rc, "out of memory reading the response");
   return 0;
@@ -156,6 +171,7 @@ static int h2_start(mesh__conn *cn) {
   /* Header bytes are bounded in h2_on_header (and advertised in our
    * SETTINGS_MAX_HEADER_LIST_SIZE); nghttp2 bounds a single field. */
   nghttp2_option_set_no_auto_window_update(opt, 0);
+  cn->h2_max_header_bytes = mesh__conn_opts(cn)->max_header_bytes;
   int rc = nghttp2_session_client_new2(&cn->h2, cbs, cn, opt);
   nghttp2_session_callbacks_del(cbs);
   nghttp2_option_del(opt);

@@ -69,6 +69,8 @@ struct mesh__conn {
   int32_t h2_hstream;
   uint32_t h2_active;
   uint8_t h2_goaway;
+  uint8_t h2_htrailers;       /* the HEADERS frame being decoded carries trailers */
+  size_t h2_max_header_bytes; /* the handle's bound, read per field */
 };
 
 struct mesh__pool {
