@@ -82,10 +82,12 @@ static mesh__call *call_alloc(mesh *m) {
   c->m = m;
   mesh__list_init(&c->link);
   mesh__list_init(&c->all);
+  mesh__list_init(&c->dl_link);
   return c;
 }
 
 static void call_destroy(mesh__call *c) {
+  mesh__list_remove(&c->dl_link);
   if (c->timer) event_free(c->timer);
   if (c->try_timer) event_free(c->try_timer);
   mesh__req_free(&c->req);
@@ -109,16 +111,35 @@ void mesh__call_recycle(mesh *m, mesh__call *c) {
   if (!keep) call_destroy(c);
 }
 
+/* How long requests that callbacks start may wait for the rest of the
+ * completions of the same turn before they are written anyway. Writing
+ * them all at the end of the turn costs the fewest system calls, but holds
+ * the first ones back for as long as the other callbacks run, and keeps
+ * the upstream idle meanwhile; past this bound the output goes out and
+ * the upstream works on it while the remaining callbacks run. */
+#ifndef MESH__FLUSH_HOLD_NS
+#define MESH__FLUSH_HOLD_NS 25000u
+#endif
+
 /* Run the callbacks of completed calls. Each call is unlinked before its
  * callback so the callback may start, cancel or free at will. */
 static void run_done(mesh *m) {
   mesh__list *n;
+  uint64_t held_since = 0; /* when output was first seen waiting (0: none) */
   while ((n = mesh__list_pop_front(&m->done))) {
     mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
     mesh_response_cb cb = c->cb;
     void *ud = c->user_data;
     cb(&c->resp, ud);
     mesh__call_recycle(m, c);
+    if (mesh__list_empty(&m->flushq) || mesh__list_empty(&m->done)) continue; /* leave() flushes */
+    uint64_t now = mesh__now_ns();
+    if (!held_since) {
+      held_since = now;
+    } else if (now - held_since >= MESH__FLUSH_HOLD_NS) {
+      mesh__flush_all(m);
+      held_since = 0;
+    }
   }
 }
 
@@ -177,6 +198,8 @@ static void response_flags(mesh *m, mesh__call *c, int err) {
     if (f & (1u << i)) mesh__stat_add(m->stats, MESH__ST_FLAG0 + i, 1);
 }
 
+static void deadline_clear(mesh__call *c);
+
 void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   mesh *m = c->m;
   if (c->state == MESH__CALL_DONE) return;
@@ -189,7 +212,7 @@ void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   /* A routed call's attempt ended: the router may retry it. */
   if (c->cbs && mesh__router_attempt_end(c, err)) return;
   c->state = MESH__CALL_DONE;
-  if (c->timer) event_del(c->timer);
+  deadline_clear(c);
   mesh__list_remove(&c->all);
   c->resp.error = err;
   if (err != MESH_OK) {
@@ -218,47 +241,113 @@ void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   if (m->depth == 0) event_active(m->done_ev, EV_READ, 0);
 }
 
-static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
-  mesh__call *c = arg;
-  mesh *m = c->m;
-  (void)fd;
-  (void)what;
-  mesh__enter(m);
+static void call_timed_out(mesh *m, mesh__call *c) {
   c->resp.flags |= c->deadline_flag;
   mesh__stat_add(m->stats, MESH__ST_RQ_TIMEOUT, 1);
   mesh__call_finish(c, MESH_ETIMEOUT, "call timed out after %u ms%s", c->deadline_ms,
                     c->state == MESH__CALL_WAITING         ? " waiting for its listener from the xDS server"
                     : c->deadline_flag == MESH__RF_UMSDR ? " (max_stream_duration)"
                                                          : "");
+}
+
+/* A deadline that has no queue: the call's own timer. */
+static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
+  mesh__call *c = arg;
+  mesh *m = c->m;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  c->timer_armed = 0;
+  uint64_t now = mesh__now_ns();
+  if (c->deadline_ns > now) {
+    /* libevent's clock is coarse (a few ms): not due yet, wait the rest. */
+    uint64_t us = (c->deadline_ns - now + 999) / 1000;
+    struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+    c->timer_armed = event_add(c->timer, &tv) == 0;
+  }
+  if (!c->timer_armed) call_timed_out(m, c);
   mesh__leave(m);
 }
 
-/* The timeval to arm a call timer with: a common timeout when libevent
- * gives one (calls share few timeout values), else a plain one. */
-static const struct timeval *call_timeout_tv(mesh *m, uint32_t ms) {
-  static __thread struct timeval plain;
-  for (int i = 0; i < m->nctimeouts; i++)
-    if (m->ctimeouts[i].ms == ms) return m->ctimeouts[i].tv;
-  plain.tv_sec = ms / 1000;
-  plain.tv_usec = (ms % 1000) * 1000;
-  if (m->nctimeouts < (int)(sizeof m->ctimeouts / sizeof m->ctimeouts[0])) {
-    const struct timeval *tv = event_base_init_common_timeout(m->base, &plain);
-    if (tv) {
-      m->ctimeouts[m->nctimeouts].ms = ms;
-      m->ctimeouts[m->nctimeouts].tv = tv;
-      m->nctimeouts++;
-      return tv;
+static uint64_t turn_now(mesh *m) {
+  if (!m->turn_ns) m->turn_ns = mesh__now_ns();
+  return m->turn_ns;
+}
+
+static void deadlines_arm(struct mesh__deadlines *q, uint64_t now) {
+  mesh__call *head = MESH__CONTAINER(q->calls.next, mesh__call, dl_link);
+  uint64_t us = head->deadline_ns > now ? (head->deadline_ns - now + 999) / 1000 : 0;
+  struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+  q->armed = event_add(q->ev, &tv) == 0;
+}
+
+/* A queue's head is due: end every call whose deadline passed, then wait
+ * for the next head. Calls that ended meanwhile left the queue. */
+static void on_deadlines(evutil_socket_t fd, short what, void *arg) {
+  struct mesh__deadlines *q = arg;
+  mesh *m = q->m;
+  (void)fd;
+  (void)what;
+  mesh__enter(m);
+  q->armed = 0;
+  uint64_t now = mesh__now_ns();
+  while (!mesh__list_empty(&q->calls)) {
+    mesh__call *c = MESH__CONTAINER(q->calls.next, mesh__call, dl_link);
+    if (c->deadline_ns > now) break;
+    mesh__list_remove(&c->dl_link);
+    call_timed_out(m, c);
+  }
+  if (!mesh__list_empty(&q->calls)) deadlines_arm(q, now);
+  mesh__leave(m);
+}
+
+static void deadline_clear(mesh__call *c) {
+  mesh__list_remove(&c->dl_link);
+  if (c->timer_armed) {
+    event_del(c->timer);
+    c->timer_armed = 0;
+  }
+}
+
+/* Set c's deadline ms from now (this loop turn): 0, or MESH_ENOMEM. */
+static int deadline_set(mesh *m, mesh__call *c, uint32_t ms) {
+  deadline_clear(c);
+  uint64_t now = turn_now(m);
+  c->deadline_ns = now + (uint64_t)ms * 1000000u;
+  struct mesh__deadlines *q = NULL;
+  for (int i = 0; i < m->ndl; i++)
+    if (m->dl[i].ms == ms) {
+      q = &m->dl[i];
+      break;
+    }
+  if (!q && m->ndl < (int)(sizeof m->dl / sizeof m->dl[0])) {
+    q = &m->dl[m->ndl];
+    if ((q->ev = evtimer_new(m->base, on_deadlines, q))) {
+      q->m = m;
+      q->ms = ms;
+      q->armed = 0;
+      mesh__list_init(&q->calls);
+      m->ndl++;
+    } else {
+      q = NULL;
     }
   }
-  return &plain;
+  if (q) {
+    mesh__list_push_back(&q->calls, &c->dl_link);
+    if (!q->armed) deadlines_arm(q, now);
+    return MESH_OK;
+  }
+  if (!c->timer && !(c->timer = evtimer_new(m->base, on_call_timeout, c))) return MESH_ENOMEM;
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+  c->timer_armed = event_add(c->timer, &tv) == 0;
+  return MESH_OK;
 }
 
 void mesh__call_arm_deadline(mesh *m, mesh__call *c, uint32_t ms, uint32_t flag) {
   if (c->deadline_ms && c->deadline_ms <= ms) return; /* the caller's is earlier */
-  if (!c->timer && !(c->timer = evtimer_new(m->base, on_call_timeout, c))) return;
+  if (deadline_set(m, c, ms)) return;
   c->deadline_ms = ms;
   c->deadline_flag = flag;
-  event_add(c->timer, call_timeout_tv(m, ms));
 }
 
 static void on_config_wait(evutil_socket_t fd, short what, void *arg);
@@ -320,13 +409,9 @@ void mesh__call_dispatch(mesh *m, mesh__call *c) {
     mesh__call_finish(c, MESH_ECANCELED, "handle closed");
     return;
   }
-  if (tmo) {
-    if (!c->timer) c->timer = evtimer_new(m->base, on_call_timeout, c);
-    if (!c->timer) {
-      mesh__call_finish(c, MESH_ENOMEM, "out of memory");
-      return;
-    }
-    event_add(c->timer, call_timeout_tv(m, tmo));
+  if (tmo && deadline_set(m, c, tmo)) {
+    mesh__call_finish(c, MESH_ENOMEM, "out of memory");
+    return;
   }
   route_call(m, c);
 }
@@ -640,6 +725,7 @@ static void mesh_destroy(mesh *m) {
   if (m->dns) evdns_base_free(m->dns, 1);
   while ((n = mesh__list_pop_front(&m->freelist))) call_destroy(MESH__CONTAINER(n, mesh__call, link));
   if (m->done_ev) event_free(m->done_ev);
+  for (int i = 0; i < m->ndl; i++) event_free(m->dl[i].ev);
   if (m->config_wait_ev) event_free(m->config_wait_ev);
   if (m->wake_ev) event_free(m->wake_ev);
   if (!m->attached && m->base) event_base_free(m->base);

@@ -69,10 +69,19 @@ struct mesh {
   struct evdns_base *dns;
   uint64_t next_conn_id;
   uint64_t next_call_id;    /* atomic */
-  /* libevent common-timeout queues (O(1) add/remove), one per timeout
-   * value in use, looked up by value; a few cover nearly every call. */
-  struct { uint32_t ms; const struct timeval *tv; } ctimeouts[8];
-  int nctimeouts;
+  /* Call deadlines: one FIFO per timeout value in use (a call joins at
+   * the tail, so each queue is in deadline order) with one timer armed
+   * for its head; a few values cover nearly every call, which then costs
+   * a list link and unlink. Other values get a timer of their own. */
+  struct mesh__deadlines {
+    struct mesh *m;
+    uint32_t ms;
+    uint8_t armed;
+    mesh__list calls;       /* by c->dl_link */
+    struct event *ev;
+  } dl[8];
+  int ndl;
+  uint64_t turn_ns;         /* monotonic now, read once per loop turn (0: not yet) */
   /* Config (loop thread): the snapshot calls are routed by, and the
    * clusters' run-time state. NULL snapshot: dial the authority. */
   struct mesh__config_state *config;
@@ -94,7 +103,11 @@ struct mesh {
 /* Every libevent callback of libmesh is bracketed by enter/leave so that a
  * mesh_free() from inside an application callback completes only once the
  * stack has unwound. leave() returns 1 if the handle is gone. */
-static inline void mesh__enter(struct mesh *m) { m->depth++; }
+static inline void mesh__enter(struct mesh *m) {
+  /* A new turn of the loop: deadlines set from here on read the clock
+   * again (once), as libevent's cached time does for its timers. */
+  if (m->depth++ == 0) m->turn_ns = 0;
+}
 int mesh__leave(struct mesh *m);
 /* Push the output of every connection in m->flushq (upstream/conn.c). */
 void mesh__flush_all(struct mesh *m);

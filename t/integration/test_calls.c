@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helpers.h"
 
@@ -456,4 +457,146 @@ Test(calls, no_fd_leak_after_free) {
   mesh_new(&m, NULL);
   mesh_free(m);
   cr_expect_eq(count_fds(), before, "file descriptors leaked");
+}
+
+/* ---- deadlines and write timing ---- */
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+typedef struct timed {
+  result r;
+  uint64_t end_ns;
+} timed;
+
+static void on_timed(const mesh_response *resp, void *ud) {
+  timed *t = ud;
+  t->end_ns = mono_ns();
+  on_resp(resp, &t->r);
+}
+
+/* Calls with twelve different timeouts (more values than libmesh keeps
+ * deadline queues for, so some use timers of their own) and calls
+ * sharing one: each ends at its own deadline, no earlier, in order. */
+Test(calls, deadlines_of_many_values_each_fire_on_time) {
+  enum { N = 16 };
+  attached a;
+  timed ts[N];
+  uint32_t tmo[N];
+  char url[128];
+  attached_new(&a, MESH_PROTOCOL_HTTP2);
+  upstream_url(&up, "/a?delay_ms=1500", url, sizeof url);
+  uint64_t t0 = mono_ns();
+  for (int i = 0; i < N; i++) {
+    /* 12 distinct values 60..280 ms, then three more of 100 ms and one
+     * that outlives the delay. */
+    tmo[i] = i < 12 ? 60u + 20u * (uint32_t)i : i < 15 ? 100u : 5000u;
+    mesh_request *req;
+    memset(&ts[i], 0, sizeof ts[i]);
+    ts[i].r.outstanding = &a.outstanding;
+    cr_assert_eq(mesh_request_new(&req, "GET", url), MESH_OK);
+    mesh_request_set_timeout_ms(req, tmo[i]);
+    cr_assert_eq(mesh_call_start(a.m, req, on_timed, &ts[i], NULL), MESH_OK);
+    a.outstanding++;
+    mesh_request_free(req);
+  }
+  run(&a);
+  for (int i = 0; i < N; i++) {
+    double ms = (double)(ts[i].end_ns - t0) / 1e6;
+    if (tmo[i] == 5000u) {
+      cr_expect_eq(ts[i].r.err, MESH_OK, "call %d: %s", i, ts[i].r.detail);
+      continue;
+    }
+    cr_expect_eq(ts[i].r.err, MESH_ETIMEOUT, "call %d: %d %s", i, ts[i].r.err, ts[i].r.detail);
+    cr_expect_geq(ms, (double)tmo[i] - 1.0, "call %d (timeout %u ms) ended after %.1f ms", i, tmo[i], ms);
+    cr_expect_lt(ms, (double)tmo[i] + 400.0, "call %d (timeout %u ms) ended after %.1f ms", i, tmo[i], ms);
+  }
+  for (int i = 1; i < 12; i++)
+    cr_expect_geq(ts[i].end_ns, ts[i - 1].end_ns, "deadline %u ms ended before %u ms", tmo[i], tmo[i - 1]);
+  attached_free(&a);
+}
+
+/* Requests that callbacks start are written while later callbacks of the
+ * same batch still run (after libmesh's short hold), not only when the
+ * whole batch is done: the upstream sees the first one long before the
+ * last callback returns. */
+typedef struct wave {
+  attached *a;
+  char url[128];
+  timed first[8];
+  timed second[8];
+  uint64_t started_ns[8];
+  int nstarted;
+} wave;
+
+static wave *g_wave;
+
+static void on_stamped(const mesh_response *resp, void *ud) {
+  timed *t = ud;
+  const char *s = mesh_response_header(resp, "x-upstream-ns");
+  on_timed(resp, t);
+  snprintf(t->r.trailer, sizeof t->r.trailer, "%s", s ? s : "");
+}
+
+/* A first-wave answer: start a second-wave call, then do 3 ms of the
+ * application's own work. */
+static void on_first(const mesh_response *resp, void *ud) {
+  wave *w = g_wave;
+  on_timed(resp, ud);
+  int k = w->nstarted++;
+  mesh_request *req;
+  memset(&w->second[k], 0, sizeof w->second[k]);
+  w->second[k].r.outstanding = &w->a->outstanding;
+  cr_assert_eq(mesh_request_new(&req, "GET", w->url), MESH_OK);
+  w->started_ns[k] = mono_ns();
+  cr_assert_eq(mesh_call_start(w->a->m, req, on_stamped, &w->second[k], NULL), MESH_OK);
+  w->a->outstanding++;
+  mesh_request_free(req);
+  while (mono_ns() - w->started_ns[k] < 3000000u) {
+  }
+}
+
+Test(calls, requests_started_in_callbacks_go_out_while_callbacks_run) {
+  attached a;
+  wave w;
+  char url[128];
+  memset(&w, 0, sizeof w);
+  w.a = &a;
+  g_wave = &w;
+  attached_new(&a, MESH_PROTOCOL_HTTP2);
+  upstream_url(&up, "/b?stamp=1", w.url, sizeof w.url);
+  /* Eight answers due at the same moment: one read, one batch of callbacks. */
+  upstream_url(&up, "/a?delay_ms=50", url, sizeof url);
+  for (int i = 0; i < 8; i++) {
+    mesh_request *req;
+    memset(&w.first[i], 0, sizeof w.first[i]);
+    w.first[i].r.outstanding = &a.outstanding;
+    cr_assert_eq(mesh_request_new(&req, "GET", url), MESH_OK);
+    cr_assert_eq(mesh_call_start(a.m, req, on_first, &w.first[i], NULL), MESH_OK);
+    a.outstanding++;
+    mesh_request_free(req);
+  }
+  run(&a);
+  attached_free(&a);
+  cr_assert_eq(w.nstarted, 8);
+  for (int i = 0; i < 8; i++) {
+    cr_assert_eq(w.first[i].r.err, MESH_OK, "%s", w.first[i].r.detail);
+    cr_assert_eq(w.second[i].r.err, MESH_OK, "%s", w.second[i].r.detail);
+  }
+  /* The eight callbacks ran back to back (else there is nothing to judge:
+   * the answers came in more than one read). */
+  double batch_ms = (double)(w.started_ns[7] - w.started_ns[0]) / 1e6;
+  if (batch_ms > 25.0) cr_skip_test("the first answers arrived in separate reads (%.1f ms apart)", batch_ms);
+  cr_assert_geq(batch_ms, 20.0);
+  /* The first second-wave request reached the upstream within a few
+   * milliseconds (one more callback, plus scheduling), not after the
+   * remaining seven callbacks (21 ms). */
+  unsigned long long seen = strtoull(w.second[0].r.trailer, NULL, 10);
+  cr_assert_gt(seen, 0, "no x-upstream-ns");
+  double wait_ms = ((double)seen - (double)w.started_ns[0]) / 1e6;
+  cr_expect_lt(wait_ms, 12.0, "the first request started in a callback reached the upstream %.1f ms later "
+               "(the batch of callbacks took %.1f ms)", wait_ms, batch_ms);
 }

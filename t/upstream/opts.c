@@ -120,6 +120,8 @@ static bool apply_param(struct req_opts *o, const char *k, size_t kn,
 		return parse_bool(v, vn, bare, &o->close);
 	} else if (KEY("trailer")) {
 		return parse_bool(v, vn, bare, &o->trailer);
+	} else if (KEY("stamp")) {
+		return parse_bool(v, vn, bare, &o->stamp);
 	}
 	/* Unknown parameters are ignored. */
 #undef KEY
@@ -436,6 +438,7 @@ void plan_request(struct request *r, bool is_h2)
 	p->stall = o->stall;
 	p->header_bytes = o->header_bytes;
 	p->trailer = o->trailer;
+	p->stamp = o->stamp;
 	p->retry_after = o->retry_after_set ? (int64_t)o->retry_after : -1;
 	p->grpc_status = o->grpc_status;
 	if (is_h2) {

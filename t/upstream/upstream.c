@@ -25,6 +25,9 @@
  *   trailer=1        trailer x-trailer: done (h1: implies chunked=1)
  *   retry_after=N    header retry-after: N
  *   grpc_status=N    header grpc-status: N (a trailers-only gRPC answer)
+ *   stamp=1          header x-upstream-ns: CLOCK_MONOTONIC nanoseconds when
+ *                    the response headers were built (tests compare it with
+ *                    their own clock: when did the request arrive)
  * Booleans accept 1/true/0/false or a bare key.  Unknown keys are ignored;
  * a malformed value gives 400.  GET /stats returns
  * "connections=N requests=N active_connections=N" (counting itself).
@@ -261,6 +264,13 @@ int build_resp_headers(struct request *r, struct hdr_scratch *s, bool with_clen,
 	if (p->retry_after >= 0) {
 		snprintf(s->retry_after, sizeof(s->retry_after), "%lld", (long long)p->retry_after);
 		nv_put_str(&nv[n++], "retry-after", s->retry_after);
+	}
+	if (p->stamp) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		snprintf(s->stamp, sizeof(s->stamp), "%llu",
+		         (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
+		nv_put_str(&nv[n++], "x-upstream-ns", s->stamp);
 	}
 	if (p->grpc_status >= 0) {
 		snprintf(s->grpc_status, sizeof(s->grpc_status), "%d", p->grpc_status);

@@ -85,6 +85,7 @@ struct req_opts {
 	bool chunked;               /* chunked=1       (h1 only)     */
 	bool close;                 /* close=1         (h1 only)     */
 	bool trailer;               /* trailer=1                     */
+	bool stamp;                 /* stamp=1                       */
 	uint32_t header_bytes;      /* header_bytes=N                */
 	uint32_t retry_after;       /* retry_after=N: Retry-After: N */
 	bool retry_after_set;
@@ -111,6 +112,7 @@ struct plan {
 	bool goaway;
 	bool chunked;            /* h1: Transfer-Encoding: chunked               */
 	bool trailer;            /* send trailer x-trailer: done                 */
+	bool stamp;              /* x-upstream-ns: when the response was built   */
 	bool close;              /* h1: Connection: close after this response    */
 	uint32_t header_bytes;
 	const char *content_type; /* NULL: none                                  */
@@ -240,6 +242,7 @@ struct hdr_scratch {
 	char body_bytes[24];
 	char retry_after[24];
 	char grpc_status[12];
+	char stamp[24];
 };
 
 /* Build the response header list into c->nv; returns count or -1 (OOM).
