@@ -1270,7 +1270,12 @@ static uint64_t run_case(const char *name, int depth, const struct config *cfg, 
   uint64_t failures = 0;
 
   for (int r = 0; r < rounds; r++) {
-    for (int c = 0; c < C_COUNT; c++) {
+    for (int k = 0; k < C_COUNT; k++) {
+      /* Odd rounds run the direct and attached clients in the other order
+       * (ABBA): neither gains from always running first. */
+      int c = k;
+      if (r % 2 == 1 && k < 2)
+        c = 1 - k;
       struct result *out = RES(c, r);
       /* MESH_BENCH_CLIENTS=direct,mesh,... runs only those (profiling). */
       const char *only = getenv("MESH_BENCH_CLIENTS");
