@@ -311,9 +311,6 @@ static void deadline_clear(mesh__call *c) {
 
 /* Set c's deadline ms from now (this loop turn): 0, or MESH_ENOMEM. */
 static int deadline_set(mesh *m, mesh__call *c, uint32_t ms) {
-  deadline_clear(c);
-  uint64_t now = turn_now(m);
-  c->deadline_ns = now + (uint64_t)ms * 1000000u;
   struct mesh__deadlines *q = NULL;
   for (int i = 0; i < m->ndl; i++)
     if (m->dl[i].ms == ms) {
@@ -332,12 +329,16 @@ static int deadline_set(mesh *m, mesh__call *c, uint32_t ms) {
       q = NULL;
     }
   }
+  /* Out of memory leaves the deadline the call had. */
+  if (!q && !c->timer && !(c->timer = evtimer_new(m->base, on_call_timeout, c))) return MESH_ENOMEM;
+  deadline_clear(c);
+  uint64_t now = turn_now(m);
+  c->deadline_ns = now + (uint64_t)ms * 1000000u;
   if (q) {
     mesh__list_push_back(&q->calls, &c->dl_link);
     if (!q->armed) deadlines_arm(q, now);
     return MESH_OK;
   }
-  if (!c->timer && !(c->timer = evtimer_new(m->base, on_call_timeout, c))) return MESH_ENOMEM;
   struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
   c->timer_armed = event_add(c->timer, &tv) == 0;
   return MESH_OK;
