@@ -250,6 +250,14 @@ static void call_timed_out(mesh *m, mesh__call *c) {
                                                          : "");
 }
 
+/* Arm ev to fire at deadline_ns (monotonic), rounded up to a microsecond:
+ * 1 if armed. */
+static int arm_at(struct event *ev, uint64_t deadline_ns, uint64_t now) {
+  uint64_t us = deadline_ns > now ? (deadline_ns - now + 999) / 1000 : 0;
+  struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+  return event_add(ev, &tv) == 0;
+}
+
 /* A deadline that has no queue: the call's own timer. */
 static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
   mesh__call *c = arg;
@@ -259,12 +267,8 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg) {
   mesh__enter(m);
   c->timer_armed = 0;
   uint64_t now = mesh__now_ns();
-  if (c->deadline_ns > now) {
-    /* libevent's clock is coarse (a few ms): not due yet, wait the rest. */
-    uint64_t us = (c->deadline_ns - now + 999) / 1000;
-    struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
-    c->timer_armed = event_add(c->timer, &tv) == 0;
-  }
+  /* libevent's clock is coarse (a few ms): if not due yet, wait the rest. */
+  if (c->deadline_ns > now) c->timer_armed = arm_at(c->timer, c->deadline_ns, now);
   if (!c->timer_armed) call_timed_out(m, c);
   mesh__leave(m);
 }
@@ -275,10 +279,7 @@ static uint64_t turn_now(mesh *m) {
 }
 
 static void deadlines_arm(struct mesh__deadlines *q, uint64_t now) {
-  mesh__call *head = MESH__CONTAINER(q->calls.next, mesh__call, dl_link);
-  uint64_t us = head->deadline_ns > now ? (head->deadline_ns - now + 999) / 1000 : 0;
-  struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
-  q->armed = event_add(q->ev, &tv) == 0;
+  q->armed = arm_at(q->ev, MESH__CONTAINER(q->calls.next, mesh__call, dl_link)->deadline_ns, now);
 }
 
 /* A queue's head is due: end every call whose deadline passed, then wait
