@@ -21,7 +21,8 @@ go-control-plane-example.json|valid|
 consul-connect-upstream.yaml|rejected|transport_socket (tls): TLS and other transport sockets are not supported yet
 kuma-outbound-plaintext.yaml|valid|normalize_path, merge_slashes, path_with_escaped_slashes_action: not applied
 envoy-gateway-routes.yaml|valid|upgradeConfigs: unknown field, ignored
-envoy-gateway-lb-policy.yaml|rejected|loadBalancingPolicy: not supported yet (it replaces lb_policy)
+envoy-gateway-lb-policy.yaml|valid|lb_policy: ignored (load_balancing_policy is set)
+grpc-xds-wrr-locality.yaml|valid|client_side_weighted_round_robin.v3.ClientSideWeightedRoundRobin): not supported, the next policy is tried
 '
 
 pass=0

@@ -13,6 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/random/v3/random.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "lb/lb.h"
 #include "mesh/mesh.h"
@@ -319,7 +325,6 @@ static const struct {
     {31, "close_connections_on_host_health_failure", NULL},
     {32, "ignore_health_on_host_removal", NULL},
     {40, "filters", "upstream network filters are not supported"},
-    {41, "load_balancing_policy", "not supported yet (it replaces lb_policy)"},
     {42, "lrs_server", NULL},
     {43, "transport_socket_matches", "TLS to upstreams is not supported yet (refusing to send plaintext)"},
     {44, "dns_failure_refresh_rate", NULL},
@@ -522,6 +527,180 @@ static int common_lb(const Envoy__Config__Cluster__V3__Cluster__CommonLbConfig *
   }
   note_unknown(&l->base, "common_lb_config", ignored);
   return 0;
+}
+
+/* ---- load_balancing_policy: typed policies, the first supported wins ---- */
+
+typedef Envoy__Config__Cluster__V3__LoadBalancingPolicy LbPolicyList;
+typedef Envoy__Extensions__LoadBalancingPolicies__Common__V3__LocalityLbConfig TypedLocalityLb;
+typedef Envoy__Extensions__LoadBalancingPolicies__Common__V3__SlowStartConfig SlowStart;
+typedef Envoy__Extensions__LoadBalancingPolicies__Common__V3__ConsistentHashingLbConfig ConsistentHashing;
+
+#define LBP "envoy.extensions.load_balancing_policies."
+/* How deep wrr_locality may nest policy lists. */
+#define LBP_MAX_DEPTH 4
+
+static int typed_slow_start(const SlowStart *s, const char *path, mesh__cluster *c, char *err, size_t errlen,
+                            mesh__notes *ignored) {
+  if (!s) return 0;
+  Envoy__Config__Cluster__V3__Cluster__SlowStartConfig v = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__SLOW_START_CONFIG__INIT;
+  v.slow_start_window = s->slow_start_window;
+  v.aggression = s->aggression;
+  v.min_weight_percent = s->min_weight_percent;
+  return slow_start(&v, path, c, err, errlen, ignored);
+}
+
+static void typed_locality(const TypedLocalityLb *l, const char *path, mesh__cluster *c, mesh__notes *ignored) {
+  if (!l) return;
+  switch (l->locality_config_specifier_case) {
+  case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__COMMON__V3__LOCALITY_LB_CONFIG__LOCALITY_CONFIG_SPECIFIER_LOCALITY_WEIGHTED_LB_CONFIG:
+    c->locality_weighted = true;
+    c->zone_aware = false;
+    break;
+  case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__COMMON__V3__LOCALITY_LB_CONFIG__LOCALITY_CONFIG_SPECIFIER_ZONE_AWARE_LB_CONFIG:
+    c->zone_aware = true;
+    c->locality_weighted = false;
+    if (l->zone_aware_lb_config) c->fail_traffic_on_panic = l->zone_aware_lb_config->fail_traffic_on_panic;
+    mesh__notes_addf(ignored,
+                     "%s.zone_aware_lb_config: zone-aware routing needs the local locality, which libmesh does not "
+                     "know yet; not applied (fail_traffic_on_panic is)", path);
+    break;
+  default: break;
+  }
+}
+
+static int typed_hashing(const ConsistentHashing *h, bool hostname, const Google__Protobuf__UInt32Value *factor,
+                         const char *path, mesh__cluster *c, char *err, size_t errlen) {
+  c->use_hostname_for_hashing = hostname || (h && h->use_hostname_for_hashing);
+  if (h && h->hash_balance_factor) factor = h->hash_balance_factor;
+  if (factor) {
+    if (factor->value < 100) return fail(err, errlen, "%s: hash_balance_factor %u must be at least 100", path, factor->value);
+    c->hash_balance_factor = factor->value;
+  }
+  return 0;
+}
+
+
+static int typed_lb(const LbPolicyList *l, const char *path, int depth, mesh__cluster *c, char *err, size_t errlen,
+                    mesh__notes *ignored);
+
+/* One policy of the list: 1 when used, 0 when its type is not one libmesh
+ * has (the next is tried), -1 when it is but its settings are refused. */
+static int typed_policy(const Google__Protobuf__Any *a, const char *p, int depth, mesh__cluster *c, char *err,
+                        size_t errlen, mesh__notes *ignored) {
+  const char *type = any_type(a);
+  char sub[300];
+  if (strncmp(type, LBP, sizeof LBP - 1) != 0) return 0;
+  const char *kind = type + sizeof LBP - 1;
+  const ProtobufCMessageDescriptor *d = NULL;
+  if (!strcmp(kind, "round_robin.v3.RoundRobin")) d = &envoy__extensions__load_balancing_policies__round_robin__v3__round_robin__descriptor;
+  else if (!strcmp(kind, "least_request.v3.LeastRequest")) d = &envoy__extensions__load_balancing_policies__least_request__v3__least_request__descriptor;
+  else if (!strcmp(kind, "random.v3.Random")) d = &envoy__extensions__load_balancing_policies__random__v3__random__descriptor;
+  else if (!strcmp(kind, "ring_hash.v3.RingHash")) d = &envoy__extensions__load_balancing_policies__ring_hash__v3__ring_hash__descriptor;
+  else if (!strcmp(kind, "maglev.v3.Maglev")) d = &envoy__extensions__load_balancing_policies__maglev__v3__maglev__descriptor;
+  else if (!strcmp(kind, "wrr_locality.v3.WrrLocality")) d = &envoy__extensions__load_balancing_policies__wrr_locality__v3__wrr_locality__descriptor;
+  if (!d) return 0;
+  ProtobufCMessage *msg = protobuf_c_message_unpack(d, NULL, a->value.len, a->value.data);
+  if (!msg) return fail(err, errlen, "%s: could not decode the %s", p, type);
+  int rc = 1;
+  if (d == &envoy__extensions__load_balancing_policies__round_robin__v3__round_robin__descriptor) {
+    const Envoy__Extensions__LoadBalancingPolicies__RoundRobin__V3__RoundRobin *v = (void *)msg;
+    c->lb_policy = MESH__LB_ROUND_ROBIN;
+    typed_locality(v->locality_lb_config, p, c, ignored);
+    snprintf(sub, sizeof sub, "%s.slow_start_config", p);
+    if (typed_slow_start(v->slow_start_config, sub, c, err, errlen, ignored) < 0) rc = -1;
+  } else if (d == &envoy__extensions__load_balancing_policies__least_request__v3__least_request__descriptor) {
+    const Envoy__Extensions__LoadBalancingPolicies__LeastRequest__V3__LeastRequest *v = (void *)msg;
+    c->lb_policy = MESH__LB_LEAST_REQUEST;
+    if (v->choice_count && v->choice_count->value < 2)
+      rc = fail(err, errlen, "%s.choice_count: %u must be at least 2", p, v->choice_count->value);
+    else if (v->choice_count)
+      c->least_request_choice_count = v->choice_count->value;
+    if (rc > 0 && v->active_request_bias) {
+      double b = v->active_request_bias->default_value;
+      if (!(b >= 0.0) || !isfinite(b)) rc = fail(err, errlen, "%s.active_request_bias: %g must be 0 or more", p, b);
+      else c->least_request_active_request_bias = b;
+    }
+    if (rc > 0 && (v->selection_method ==
+                       ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__LEAST_REQUEST__V3__LEAST_REQUEST__SELECTION_METHOD__FULL_SCAN ||
+                   (v->enable_full_scan && v->enable_full_scan->value)))
+      rc = fail(err, errlen, "%s: full-scan selection is not supported (libmesh samples choice_count endpoints)", p);
+    if (rc > 0) {
+      typed_locality(v->locality_lb_config, p, c, ignored);
+      snprintf(sub, sizeof sub, "%s.slow_start_config", p);
+      if (typed_slow_start(v->slow_start_config, sub, c, err, errlen, ignored) < 0) rc = -1;
+    }
+  } else if (d == &envoy__extensions__load_balancing_policies__random__v3__random__descriptor) {
+    c->lb_policy = MESH__LB_RANDOM;
+    typed_locality(((const Envoy__Extensions__LoadBalancingPolicies__Random__V3__Random *)msg)->locality_lb_config, p, c,
+                   ignored);
+  } else if (d == &envoy__extensions__load_balancing_policies__ring_hash__v3__ring_hash__descriptor) {
+    const Envoy__Extensions__LoadBalancingPolicies__RingHash__V3__RingHash *v = (void *)msg;
+    c->lb_policy = MESH__LB_RING_HASH;
+    if (v->minimum_ring_size) c->ring_hash_min_size = v->minimum_ring_size->value;
+    if (v->maximum_ring_size) c->ring_hash_max_size = v->maximum_ring_size->value;
+    switch (v->hash_function) {
+    case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__DEFAULT_HASH:
+    case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__XX_HASH:
+      c->ring_hash_function = MESH__RING_HASH_XX;
+      break;
+    case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__MURMUR_HASH_2:
+      c->ring_hash_function = MESH__RING_HASH_MURMUR2;
+      break;
+    default: rc = fail(err, errlen, "%s.hash_function: unknown value %d", p, (int)v->hash_function);
+    }
+    if (rc > 0 && (c->ring_hash_min_size < 1 || c->ring_hash_min_size > 8388608 || c->ring_hash_max_size > 8388608 ||
+                   c->ring_hash_min_size > c->ring_hash_max_size))
+      rc = fail(err, errlen, "%s: ring sizes %llu..%llu must be within 1..8388608, minimum first", p,
+                (unsigned long long)c->ring_hash_min_size, (unsigned long long)c->ring_hash_max_size);
+    if (rc > 0 && typed_hashing(v->consistent_hashing_lb_config, v->use_hostname_for_hashing, v->hash_balance_factor, p,
+                                c, err, errlen) < 0)
+      rc = -1;
+    if (rc > 0 && v->locality_weighted_lb_config) c->locality_weighted = true;
+  } else if (d == &envoy__extensions__load_balancing_policies__maglev__v3__maglev__descriptor) {
+    const Envoy__Extensions__LoadBalancingPolicies__Maglev__V3__Maglev *v = (void *)msg;
+    c->lb_policy = MESH__LB_MAGLEV;
+    if (v->table_size) {
+      uint64_t t = v->table_size->value;
+      if (t > 5000011 || !is_prime(t))
+        rc = fail(err, errlen, "%s.table_size: %llu must be a prime number no larger than 5000011", p,
+                  (unsigned long long)t);
+      else
+        c->maglev_table_size = t;
+    }
+    if (rc > 0 && typed_hashing(v->consistent_hashing_lb_config, false, NULL, p, c, err, errlen) < 0) rc = -1;
+    if (rc > 0 && v->locality_weighted_lb_config) c->locality_weighted = true;
+  } else {
+    /* wrr_locality: localities by their EDS weights, the child policy
+     * inside each (gRPC's default for xDS clusters). */
+    const Envoy__Extensions__LoadBalancingPolicies__WrrLocality__V3__WrrLocality *v = (void *)msg;
+    snprintf(sub, sizeof sub, "%s.endpoint_picking_policy", p);
+    if (!v->endpoint_picking_policy) rc = fail(err, errlen, "%s: required", sub);
+    else if (depth + 1 >= LBP_MAX_DEPTH) rc = fail(err, errlen, "%s: nested more than %d deep", sub, LBP_MAX_DEPTH);
+    else rc = typed_lb(v->endpoint_picking_policy, sub, depth + 1, c, err, errlen, ignored);
+    if (rc > 0) c->locality_weighted = true;
+  }
+  protobuf_c_message_free_unpacked(msg, NULL);
+  return rc;
+}
+
+/* 1: a policy of the list is used; -1: refused (err says why). */
+static int typed_lb(const LbPolicyList *l, const char *path, int depth, mesh__cluster *c, char *err, size_t errlen,
+                    mesh__notes *ignored) {
+  char p[220];
+  if (!l || l->n_policies == 0) return fail(err, errlen, "%s.policies: at least one policy is required", path);
+  for (size_t i = 0; i < l->n_policies; i++) {
+    const Envoy__Config__Cluster__V3__LoadBalancingPolicy__Policy *pol = l->policies[i];
+    snprintf(p, sizeof p, "%s.policies[%zu].typed_extension_config", path, i);
+    if (!pol || !pol->typed_extension_config || !pol->typed_extension_config->typed_config)
+      return fail(err, errlen, "%s.typed_config: required", p);
+    const Google__Protobuf__Any *a = pol->typed_extension_config->typed_config;
+    int rc = typed_policy(a, p, depth, c, err, errlen, ignored);
+    if (rc != 0) return rc;
+    mesh__notes_addf(ignored, "%s (%.200s): not supported, the next policy is tried", p, any_type(a));
+  }
+  return fail(err, errlen, "%s: none of its %zu policies is supported by libmesh (round_robin, least_request, random, "
+              "ring_hash, maglev, wrr_locality)", path, l->n_policies);
 }
 
 static int circuit_breakers(const Envoy__Config__Cluster__V3__CircuitBreakers *cb, mesh__cluster *c, char *err,
@@ -823,8 +1002,19 @@ int mesh__cds_translate(const Cluster *m, mesh__cluster **out, char *err, size_t
   }
 
   /* Load-balancing policy: stored as configured; one libmesh does not
-   * implement is an error, since balancing differently changes behaviour. */
-  switch (m->lb_policy) {
+   * implement is an error, since balancing differently changes behaviour.
+   * A load_balancing_policy list supersedes lb_policy and its lb_config. */
+  bool typed = m->load_balancing_policy != NULL;
+  if (typed) {
+    if (m->lb_policy != ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN &&
+        m->lb_policy != ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LOAD_BALANCING_POLICY_CONFIG)
+      mesh__notes_add(ignored, "lb_policy: ignored (load_balancing_policy is set)");
+    if (m->lb_config_case != ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG__NOT_SET)
+      mesh__notes_add(ignored, "lb_config (ring_hash_lb_config, ...): ignored (load_balancing_policy is set)");
+    if (common_lb(m->common_lb_config, c, err, errlen, ignored) < 0 ||
+        typed_lb(m->load_balancing_policy, "load_balancing_policy", 0, c, err, errlen, ignored) < 0)
+      goto done;
+  } else switch (m->lb_policy) {
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN: c->lb_policy = MESH__LB_ROUND_ROBIN; break;
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST: c->lb_policy = MESH__LB_LEAST_REQUEST; break;
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RING_HASH: c->lb_policy = MESH__LB_RING_HASH; break;
@@ -834,7 +1024,7 @@ int mesh__cds_translate(const Cluster *m, mesh__cluster **out, char *err, size_t
     fail(err, errlen, "lb_policy: CLUSTER_PROVIDED is not supported");
     goto done;
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LOAD_BALANCING_POLICY_CONFIG:
-    fail(err, errlen, "lb_policy: LOAD_BALANCING_POLICY_CONFIG (load_balancing_policy) is not supported yet");
+    fail(err, errlen, "load_balancing_policy: required (lb_policy is LOAD_BALANCING_POLICY_CONFIG)");
     goto done;
   default: fail(err, errlen, "lb_policy: unknown policy %d", (int)m->lb_policy); goto done;
   }
@@ -843,7 +1033,7 @@ int mesh__cds_translate(const Cluster *m, mesh__cluster **out, char *err, size_t
          mesh__lb_policy_name(c->lb_policy));
     goto done;
   }
-  if (lb_configs(m, c, err, errlen, ignored) < 0 || common_lb(m->common_lb_config, c, err, errlen, ignored) < 0)
+  if (!typed && (lb_configs(m, c, err, errlen, ignored) < 0 || common_lb(m->common_lb_config, c, err, errlen, ignored) < 0))
     goto done;
 
   uint64_t ms = c->connect_timeout_ms;

@@ -10,6 +10,12 @@
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/random/v3/random.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "envoy/service/discovery/v3/discovery.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
@@ -28,6 +34,12 @@ static const ProtobufCMessageDescriptor *const table[] = {
     &envoy__config__route__v3__route_configuration__descriptor,
     &envoy__extensions__filters__http__router__v3__router__descriptor,
     &envoy__extensions__filters__network__http_connection_manager__v3__http_connection_manager__descriptor,
+    &envoy__extensions__load_balancing_policies__least_request__v3__least_request__descriptor,
+    &envoy__extensions__load_balancing_policies__maglev__v3__maglev__descriptor,
+    &envoy__extensions__load_balancing_policies__random__v3__random__descriptor,
+    &envoy__extensions__load_balancing_policies__ring_hash__v3__ring_hash__descriptor,
+    &envoy__extensions__load_balancing_policies__round_robin__v3__round_robin__descriptor,
+    &envoy__extensions__load_balancing_policies__wrr_locality__v3__wrr_locality__descriptor,
     &envoy__extensions__upstreams__http__v3__http_protocol_options__descriptor,
     &envoy__service__discovery__v3__delta_discovery_request__descriptor,
     &envoy__service__discovery__v3__delta_discovery_response__descriptor,

@@ -8,6 +8,12 @@
 #include <string.h>
 
 #include "envoy/config/core/v3/address.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/random/v3/random.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.pb-c.h"
+#include "envoy/extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.pb-c.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
 #include "lb/lb.h"
 #include "mesh/mesh.h"
@@ -1110,7 +1116,7 @@ Test(cds, lb_policies) {
   m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__CLUSTER_PROVIDED;
   cds_rejects(m, "lb_policy: CLUSTER_PROVIDED is not supported");
   m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LOAD_BALANCING_POLICY_CONFIG;
-  cds_rejects(m, "lb_policy: LOAD_BALANCING_POLICY_CONFIG");
+  cds_rejects(m, "load_balancing_policy: required (lb_policy is LOAD_BALANCING_POLICY_CONFIG)");
   m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN;
   /* A config for another policy is noted, not applied. */
   m->lb_config_case = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG_MAGLEV_LB_CONFIG;
@@ -1467,4 +1473,198 @@ Test(wire, cluster_load_assignment) {
   m->policy->n_drop_overloads = ndrop;
   m->endpoints[1]->n_lb_endpoints = n1;
   protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
+/* ---- load_balancing_policy: typed policies ---- */
+
+#define LBP_URL "type.googleapis.com/envoy.extensions.load_balancing_policies."
+
+static Google__Protobuf__Any *pack_any(const char *type_url, const ProtobufCMessage *msg) {
+  Google__Protobuf__Any *any = PB_NEW(Google__Protobuf__Any, GOOGLE__PROTOBUF__ANY__INIT);
+  any->type_url = (char *)type_url;
+  any->value.len = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+  any->value.data = pb_alloc(any->value.len + 1);
+  if (msg) protobuf_c_message_pack(msg, any->value.data);
+  return any;
+}
+
+/* A policy list of n Anys. */
+static Envoy__Config__Cluster__V3__LoadBalancingPolicy *lbp(size_t n, Google__Protobuf__Any **anys) {
+  Envoy__Config__Cluster__V3__LoadBalancingPolicy *l =
+      PB_NEW(Envoy__Config__Cluster__V3__LoadBalancingPolicy, ENVOY__CONFIG__CLUSTER__V3__LOAD_BALANCING_POLICY__INIT);
+  l->n_policies = n;
+  l->policies = pb_alloc(n * sizeof *l->policies + 1);
+  for (size_t i = 0; i < n; i++) {
+    Envoy__Config__Cluster__V3__LoadBalancingPolicy__Policy *p = PB_NEW(
+        Envoy__Config__Cluster__V3__LoadBalancingPolicy__Policy, ENVOY__CONFIG__CLUSTER__V3__LOAD_BALANCING_POLICY__POLICY__INIT);
+    p->typed_extension_config =
+        PB_NEW(Envoy__Config__Core__V3__TypedExtensionConfig, ENVOY__CONFIG__CORE__V3__TYPED_EXTENSION_CONFIG__INIT);
+    p->typed_extension_config->name = (char *)"p";
+    p->typed_extension_config->typed_config = anys[i];
+    l->policies[i] = p;
+  }
+  return l;
+}
+
+/* Replace policy i of m's list. */
+static void set_policy(Cluster *m, size_t i, Google__Protobuf__Any *a) {
+  m->load_balancing_policy->policies[i]->typed_extension_config->typed_config = a;
+}
+
+Test(cds, load_balancing_policy_first_supported_wins) {
+  Cluster *m = static_cluster();
+  mesh__notes notes;
+  mesh__notes_init(&notes);
+  /* An unknown policy first, then least_request with settings: lb_policy
+   * and the legacy lb_config are superseded (and noted). */
+  Envoy__Extensions__LoadBalancingPolicies__LeastRequest__V3__LeastRequest lr =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__LEAST_REQUEST__V3__LEAST_REQUEST__INIT;
+  lr.choice_count = u32(3);
+  Envoy__Config__Core__V3__RuntimeDouble bias = ENVOY__CONFIG__CORE__V3__RUNTIME_DOUBLE__INIT;
+  bias.default_value = 0.5;
+  lr.active_request_bias = &bias;
+  Envoy__Extensions__LoadBalancingPolicies__Common__V3__LocalityLbConfig loc =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__COMMON__V3__LOCALITY_LB_CONFIG__INIT;
+  Envoy__Extensions__LoadBalancingPolicies__Common__V3__LocalityLbConfig__LocalityWeightedLbConfig lw =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__COMMON__V3__LOCALITY_LB_CONFIG__LOCALITY_WEIGHTED_LB_CONFIG__INIT;
+  loc.locality_config_specifier_case =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__COMMON__V3__LOCALITY_LB_CONFIG__LOCALITY_CONFIG_SPECIFIER_LOCALITY_WEIGHTED_LB_CONFIG;
+  loc.locality_weighted_lb_config = &lw;
+  lr.locality_lb_config = &loc;
+  Google__Protobuf__Any *a1[] = {pack_any(LBP_URL "client_side_weighted_round_robin.v3.ClientSideWeightedRoundRobin", NULL),
+                                 pack_any(LBP_URL "least_request.v3.LeastRequest", &lr.base)};
+  m->load_balancing_policy = lbp(2, a1);
+  m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__MAGLEV;
+  const mesh__cluster *c = cds_ok(m, &notes);
+  cr_expect_eq(c->lb_policy, MESH__LB_LEAST_REQUEST);
+  cr_expect_eq(c->least_request_choice_count, 3);
+  cr_expect_float_eq(c->least_request_active_request_bias, 0.5, 1e-9);
+  cr_expect(c->locality_weighted);
+  cr_expect(has_note(&notes, "policies[0].typed_extension_config (envoy.extensions.load_balancing_policies."
+                             "client_side_weighted_round_robin.v3.ClientSideWeightedRoundRobin): not supported, the "
+                             "next policy is tried"));
+  cr_expect(has_note(&notes, "lb_policy: ignored (load_balancing_policy is set)"));
+  mesh__cluster_unref(c);
+
+  /* Bad settings of a supported policy refuse the cluster (not skipped). */
+  lr.choice_count = u32(1);
+  set_policy(m, 1, pack_any(LBP_URL "least_request.v3.LeastRequest", &lr.base));
+  cds_rejects(m, "load_balancing_policy.policies[1].typed_extension_config.choice_count: 1 must be at least 2");
+  lr.choice_count = NULL;
+  lr.selection_method = ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__LEAST_REQUEST__V3__LEAST_REQUEST__SELECTION_METHOD__FULL_SCAN;
+  set_policy(m, 1, pack_any(LBP_URL "least_request.v3.LeastRequest", &lr.base));
+  cds_rejects(m, "full-scan selection is not supported");
+
+  /* None supported: refused, naming what libmesh has. */
+  Google__Protobuf__Any *a2[] = {pack_any(LBP_URL "pick_first.v3.PickFirst", NULL),
+                                 pack_any("type.googleapis.com/example.Custom", NULL)};
+  m->load_balancing_policy = lbp(2, a2);
+  cds_rejects(m, "load_balancing_policy: none of its 2 policies is supported by libmesh");
+  /* An empty list, and a policy without its config. */
+  m->load_balancing_policy = lbp(0, NULL);
+  cds_rejects(m, "load_balancing_policy.policies: at least one policy is required");
+  m->load_balancing_policy = lbp(1, a2);
+  m->load_balancing_policy->policies[0]->typed_extension_config->typed_config = NULL;
+  cds_rejects(m, "load_balancing_policy.policies[0].typed_extension_config.typed_config: required");
+  /* Bytes that do not decode as the named type. */
+  Google__Protobuf__Any *bad = pack_any(LBP_URL "ring_hash.v3.RingHash", NULL);
+  bad->value.len = 2;
+  bad->value.data[0] = 0x0a; /* field 1 as length-delimited: not an enum */
+  bad->value.data[1] = 0x7f;
+  Google__Protobuf__Any *a3[] = {bad};
+  m->load_balancing_policy = lbp(1, a3);
+  cds_rejects(m, "could not decode the envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash");
+  mesh__notes_free(&notes);
+  pb_free_all();
+}
+
+Test(cds, load_balancing_policy_each_type) {
+  Cluster *m = static_cluster();
+  /* round_robin, random */
+  Envoy__Extensions__LoadBalancingPolicies__RoundRobin__V3__RoundRobin rr =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__ROUND_ROBIN__V3__ROUND_ROBIN__INIT;
+  Google__Protobuf__Any *a[] = {pack_any(LBP_URL "round_robin.v3.RoundRobin", &rr.base)};
+  m->load_balancing_policy = lbp(1, a);
+  m->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LOAD_BALANCING_POLICY_CONFIG;
+  const mesh__cluster *c = cds_ok(m, NULL);
+  cr_expect_eq(c->lb_policy, MESH__LB_ROUND_ROBIN);
+  cr_expect(!c->locality_weighted);
+  mesh__cluster_unref(c);
+  Envoy__Extensions__LoadBalancingPolicies__Random__V3__Random rnd =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RANDOM__V3__RANDOM__INIT;
+  set_policy(m, 0, pack_any(LBP_URL "random.v3.Random", &rnd.base));
+  c = cds_ok(m, NULL);
+  cr_expect_eq(c->lb_policy, MESH__LB_RANDOM);
+  mesh__cluster_unref(c);
+
+  /* ring_hash: sizes, hash function, and its limits. */
+  Envoy__Extensions__LoadBalancingPolicies__RingHash__V3__RingHash rh =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__INIT;
+  Google__Protobuf__UInt64Value mn = GOOGLE__PROTOBUF__UINT64_VALUE__INIT, mx = GOOGLE__PROTOBUF__UINT64_VALUE__INIT;
+  mn.value = 2048;
+  mx.value = 4096;
+  rh.minimum_ring_size = &mn;
+  rh.maximum_ring_size = &mx;
+  rh.hash_function = ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__MURMUR_HASH_2;
+  set_policy(m, 0, pack_any(LBP_URL "ring_hash.v3.RingHash", &rh.base));
+  c = cds_ok(m, NULL);
+  cr_expect_eq(c->lb_policy, MESH__LB_RING_HASH);
+  cr_expect_eq(c->ring_hash_min_size, 2048);
+  cr_expect_eq(c->ring_hash_max_size, 4096);
+  cr_expect_eq(c->ring_hash_function, MESH__RING_HASH_MURMUR2);
+  mesh__cluster_unref(c);
+  rh.hash_function = ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__DEFAULT_HASH;
+  set_policy(m, 0, pack_any(LBP_URL "ring_hash.v3.RingHash", &rh.base));
+  c = cds_ok(m, NULL);
+  cr_expect_eq(c->ring_hash_function, MESH__RING_HASH_XX, "DEFAULT_HASH is xxHash, as in Envoy");
+  mesh__cluster_unref(c);
+  mn.value = 8192;
+  set_policy(m, 0, pack_any(LBP_URL "ring_hash.v3.RingHash", &rh.base));
+  cds_rejects(m, "ring sizes 8192..4096 must be within 1..8388608, minimum first");
+  mn.value = 1024;
+  Google__Protobuf__UInt32Value f = GOOGLE__PROTOBUF__UINT32_VALUE__INIT;
+  f.value = 50;
+  rh.hash_balance_factor = &f;
+  set_policy(m, 0, pack_any(LBP_URL "ring_hash.v3.RingHash", &rh.base));
+  cds_rejects(m, "hash_balance_factor 50 must be at least 100");
+
+  /* maglev: a prime table size. */
+  Envoy__Extensions__LoadBalancingPolicies__Maglev__V3__Maglev mg =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__MAGLEV__V3__MAGLEV__INIT;
+  Google__Protobuf__UInt64Value ts = GOOGLE__PROTOBUF__UINT64_VALUE__INIT;
+  ts.value = 131071;
+  mg.table_size = &ts;
+  set_policy(m, 0, pack_any(LBP_URL "maglev.v3.Maglev", &mg.base));
+  c = cds_ok(m, NULL);
+  cr_expect_eq(c->lb_policy, MESH__LB_MAGLEV);
+  cr_expect_eq(c->maglev_table_size, 131071);
+  mesh__cluster_unref(c);
+  ts.value = 131072;
+  set_policy(m, 0, pack_any(LBP_URL "maglev.v3.Maglev", &mg.base));
+  cds_rejects(m, "table_size: 131072 must be a prime number");
+
+  /* wrr_locality around random: localities weighted, random inside; and a
+   * child list must be there and not nest without end. */
+  Envoy__Extensions__LoadBalancingPolicies__WrrLocality__V3__WrrLocality w =
+      ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__WRR_LOCALITY__V3__WRR_LOCALITY__INIT;
+  Google__Protobuf__Any *child[] = {pack_any(LBP_URL "random.v3.Random", &rnd.base)};
+  w.endpoint_picking_policy = lbp(1, child);
+  set_policy(m, 0, pack_any(LBP_URL "wrr_locality.v3.WrrLocality", &w.base));
+  c = cds_ok(m, NULL);
+  cr_expect_eq(c->lb_policy, MESH__LB_RANDOM);
+  cr_expect(c->locality_weighted);
+  mesh__cluster_unref(c);
+  w.endpoint_picking_policy = NULL;
+  set_policy(m, 0, pack_any(LBP_URL "wrr_locality.v3.WrrLocality", &w.base));
+  cds_rejects(m, "load_balancing_policy.policies[0].typed_extension_config.endpoint_picking_policy: required");
+  Google__Protobuf__Any *nest = pack_any(LBP_URL "random.v3.Random", &rnd.base);
+  for (int i = 0; i < 5; i++) {
+    Google__Protobuf__Any **one = pb_alloc(sizeof *one);
+    one[0] = nest;
+    w.endpoint_picking_policy = lbp(1, one);
+    nest = pack_any(LBP_URL "wrr_locality.v3.WrrLocality", &w.base);
+  }
+  set_policy(m, 0, nest);
+  cds_rejects(m, "nested more than 4 deep");
+  pb_free_all();
 }
