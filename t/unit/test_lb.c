@@ -1569,6 +1569,7 @@ Test(cds, load_balancing_policy_first_supported_wins) {
   /* Bytes that do not decode as the named type. */
   Google__Protobuf__Any *bad = pack_any(LBP_URL "ring_hash.v3.RingHash", NULL);
   bad->value.len = 2;
+  bad->value.data = pb_alloc(2);
   bad->value.data[0] = 0x0a; /* field 1 as length-delimited: not an enum */
   bad->value.data[1] = 0x7f;
   Google__Protobuf__Any *a3[] = {bad};
