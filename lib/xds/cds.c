@@ -413,6 +413,69 @@ static bool is_prime(uint64_t n) {
   return true;
 }
 
+/* Settings the cluster's own *_lb_config fields and the typed policies of
+ * load_balancing_policy share, checked once; path names the message. */
+
+static int ring_sizes(const Google__Protobuf__UInt64Value *min, const Google__Protobuf__UInt64Value *max,
+                      const char *path, mesh__cluster *c, char *err, size_t errlen) {
+  if (min) c->ring_hash_min_size = min->value;
+  if (max) c->ring_hash_max_size = max->value;
+  if (c->ring_hash_min_size > 8388608)
+    return fail(err, errlen, "%s.minimum_ring_size: %llu is above 8388608", path,
+                (unsigned long long)c->ring_hash_min_size);
+  if (c->ring_hash_max_size > 8388608)
+    return fail(err, errlen, "%s.maximum_ring_size: %llu is above 8388608", path,
+                (unsigned long long)c->ring_hash_max_size);
+  if (c->ring_hash_min_size > c->ring_hash_max_size)
+    return fail(err, errlen, "%s: minimum_ring_size (%llu) > maximum_ring_size (%llu)", path,
+                (unsigned long long)c->ring_hash_min_size, (unsigned long long)c->ring_hash_max_size);
+  return 0;
+}
+
+static int maglev_table(const Google__Protobuf__UInt64Value *size, const char *path, mesh__cluster *c, char *err,
+                        size_t errlen) {
+  if (!size) return 0;
+  if (size->value > 5000011 || !is_prime(size->value))
+    return fail(err, errlen, "%s.table_size: %llu must be a prime number no larger than 5000011", path,
+                (unsigned long long)size->value);
+  c->maglev_table_size = size->value;
+  return 0;
+}
+
+static int least_request(const Google__Protobuf__UInt32Value *choices, const Envoy__Config__Core__V3__RuntimeDouble *bias,
+                         const char *path, mesh__cluster *c, char *err, size_t errlen) {
+  if (choices) {
+    if (choices->value < 2) return fail(err, errlen, "%s.choice_count: %u must be at least 2", path, choices->value);
+    c->least_request_choice_count = choices->value;
+  }
+  if (bias) {
+    double b = bias->default_value;
+    if (!(b >= 0.0) || !isfinite(b)) return fail(err, errlen, "%s.active_request_bias: %g must be 0 or more", path, b);
+    c->least_request_active_request_bias = b;
+  }
+  return 0;
+}
+
+/* consistent_hashing_lb_config (of common_lb_config or a typed policy). */
+static int hashing(bool hostname, const Google__Protobuf__UInt32Value *factor, const char *path, mesh__cluster *c,
+                   char *err, size_t errlen) {
+  c->use_hostname_for_hashing = hostname;
+  if (factor) {
+    if (factor->value < 100) return fail(err, errlen, "%s.hash_balance_factor: %u must be at least 100", path, factor->value);
+    c->hash_balance_factor = factor->value;
+  }
+  return 0;
+}
+
+static void zone_aware(bool fail_traffic_on_panic, const char *path, mesh__cluster *c, mesh__notes *ignored) {
+  c->zone_aware = true;
+  c->locality_weighted = false;
+  c->fail_traffic_on_panic = fail_traffic_on_panic;
+  mesh__notes_addf(ignored,
+                   "%s.zone_aware_lb_config: zone-aware routing needs the local locality, which libmesh does not "
+                   "know yet; not applied (fail_traffic_on_panic is)", path);
+}
+
 static int lb_configs(const Cluster *m, mesh__cluster *c, char *err, size_t errlen, mesh__notes *ignored) {
   const char *policy = mesh__lb_policy_name(c->lb_policy);
   switch (m->lb_config_case) {
@@ -422,17 +485,7 @@ static int lb_configs(const Cluster *m, mesh__cluster *c, char *err, size_t errl
       mesh__notes_addf(ignored, "ring_hash_lb_config: ignored (lb_policy is %s)", policy);
       break;
     }
-    if (r->minimum_ring_size) c->ring_hash_min_size = r->minimum_ring_size->value;
-    if (r->maximum_ring_size) c->ring_hash_max_size = r->maximum_ring_size->value;
-    if (c->ring_hash_min_size > 8388608)
-      return fail(err, errlen, "ring_hash_lb_config.minimum_ring_size: %llu is above 8388608",
-                  (unsigned long long)c->ring_hash_min_size);
-    if (c->ring_hash_max_size > 8388608)
-      return fail(err, errlen, "ring_hash_lb_config.maximum_ring_size: %llu is above 8388608",
-                  (unsigned long long)c->ring_hash_max_size);
-    if (c->ring_hash_min_size > c->ring_hash_max_size)
-      return fail(err, errlen, "ring_hash_lb_config: minimum_ring_size (%llu) > maximum_ring_size (%llu)",
-                  (unsigned long long)c->ring_hash_min_size, (unsigned long long)c->ring_hash_max_size);
+    if (ring_sizes(r->minimum_ring_size, r->maximum_ring_size, "ring_hash_lb_config", c, err, errlen) < 0) return -1;
     if (r->hash_function == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__RING_HASH_LB_CONFIG__HASH_FUNCTION__XX_HASH)
       c->ring_hash_function = MESH__RING_HASH_XX;
     else if (r->hash_function == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__RING_HASH_LB_CONFIG__HASH_FUNCTION__MURMUR_HASH_2)
@@ -446,14 +499,7 @@ static int lb_configs(const Cluster *m, mesh__cluster *c, char *err, size_t errl
       mesh__notes_addf(ignored, "maglev_lb_config: ignored (lb_policy is %s)", policy);
       break;
     }
-    if (m->maglev_lb_config->table_size) {
-      uint64_t t = m->maglev_lb_config->table_size->value;
-      if (t > 5000011 || !is_prime(t))
-        return fail(err, errlen, "maglev_lb_config.table_size: %llu must be a prime number no larger than 5000011",
-                    (unsigned long long)t);
-      c->maglev_table_size = t;
-    }
-    break;
+    return maglev_table(m->maglev_lb_config->table_size, "maglev_lb_config", c, err, errlen);
   }
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG_LEAST_REQUEST_LB_CONFIG: {
     const Envoy__Config__Cluster__V3__Cluster__LeastRequestLbConfig *l = m->least_request_lb_config;
@@ -461,17 +507,8 @@ static int lb_configs(const Cluster *m, mesh__cluster *c, char *err, size_t errl
       mesh__notes_addf(ignored, "least_request_lb_config: ignored (lb_policy is %s)", policy);
       break;
     }
-    if (l->choice_count) {
-      if (l->choice_count->value < 2)
-        return fail(err, errlen, "least_request_lb_config.choice_count: %u must be at least 2", l->choice_count->value);
-      c->least_request_choice_count = l->choice_count->value;
-    }
-    if (l->active_request_bias) {
-      double b = l->active_request_bias->default_value;
-      if (!(b >= 0.0) || !isfinite(b))
-        return fail(err, errlen, "least_request_lb_config.active_request_bias: %g must be 0 or more", b);
-      c->least_request_active_request_bias = b;
-    }
+    if (least_request(l->choice_count, l->active_request_bias, "least_request_lb_config", c, err, errlen) < 0)
+      return -1;
     return slow_start(l->slow_start_config, "least_request_lb_config.slow_start_config", c, err, errlen, ignored);
   }
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG_ROUND_ROBIN_LB_CONFIG:
@@ -501,11 +538,7 @@ static int common_lb(const Envoy__Config__Cluster__V3__Cluster__CommonLbConfig *
     c->locality_weighted = true;
     break;
   case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__COMMON_LB_CONFIG__LOCALITY_CONFIG_SPECIFIER_ZONE_AWARE_LB_CONFIG:
-    c->zone_aware = true;
-    if (l->zone_aware_lb_config) c->fail_traffic_on_panic = l->zone_aware_lb_config->fail_traffic_on_panic;
-    mesh__notes_add(ignored,
-                    "common_lb_config.zone_aware_lb_config: zone-aware routing needs the local locality, which "
-                    "libmesh does not know yet; not applied (fail_traffic_on_panic is)");
+    zone_aware(l->zone_aware_lb_config && l->zone_aware_lb_config->fail_traffic_on_panic, "common_lb_config", c, ignored);
     break;
   default: break;
   }
@@ -515,16 +548,11 @@ static int common_lb(const Envoy__Config__Cluster__V3__Cluster__CommonLbConfig *
   if (l->ignore_new_hosts_until_first_hc)
     mesh__notes_add(ignored, "common_lb_config.ignore_new_hosts_until_first_hc: no active health checks, ignored");
   c->close_connections_on_host_set_change = l->close_connections_on_host_set_change;
-  if (l->consistent_hashing_lb_config) {
-    c->use_hostname_for_hashing = l->consistent_hashing_lb_config->use_hostname_for_hashing;
-    if (l->consistent_hashing_lb_config->hash_balance_factor) {
-      uint32_t f = l->consistent_hashing_lb_config->hash_balance_factor->value;
-      if (f < 100)
-        return fail(err, errlen, "common_lb_config.consistent_hashing_lb_config.hash_balance_factor: %u must be at "
-                    "least 100", f);
-      c->hash_balance_factor = f;
-    }
-  }
+  if (l->consistent_hashing_lb_config &&
+      hashing(l->consistent_hashing_lb_config->use_hostname_for_hashing,
+              l->consistent_hashing_lb_config->hash_balance_factor, "common_lb_config.consistent_hashing_lb_config", c,
+              err, errlen) < 0)
+    return -1;
   note_unknown(&l->base, "common_lb_config", ignored);
   return 0;
 }
@@ -558,26 +586,20 @@ static void typed_locality(const TypedLocalityLb *l, const char *path, mesh__clu
     c->zone_aware = false;
     break;
   case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__COMMON__V3__LOCALITY_LB_CONFIG__LOCALITY_CONFIG_SPECIFIER_ZONE_AWARE_LB_CONFIG:
-    c->zone_aware = true;
-    c->locality_weighted = false;
-    if (l->zone_aware_lb_config) c->fail_traffic_on_panic = l->zone_aware_lb_config->fail_traffic_on_panic;
-    mesh__notes_addf(ignored,
-                     "%s.zone_aware_lb_config: zone-aware routing needs the local locality, which libmesh does not "
-                     "know yet; not applied (fail_traffic_on_panic is)", path);
+    zone_aware(l->zone_aware_lb_config && l->zone_aware_lb_config->fail_traffic_on_panic, path, c, ignored);
     break;
   default: break;
   }
 }
 
+/* A hashing policy's consistent_hashing_lb_config, or (ring_hash's
+ * deprecated fields) the same settings inline. */
 static int typed_hashing(const ConsistentHashing *h, bool hostname, const Google__Protobuf__UInt32Value *factor,
                          const char *path, mesh__cluster *c, char *err, size_t errlen) {
-  c->use_hostname_for_hashing = hostname || (h && h->use_hostname_for_hashing);
-  if (h && h->hash_balance_factor) factor = h->hash_balance_factor;
-  if (factor) {
-    if (factor->value < 100) return fail(err, errlen, "%s: hash_balance_factor %u must be at least 100", path, factor->value);
-    c->hash_balance_factor = factor->value;
-  }
-  return 0;
+  char p[300];
+  if (!h) return hashing(hostname, factor, path, c, err, errlen);
+  snprintf(p, sizeof p, "%s.consistent_hashing_lb_config", path);
+  return hashing(h->use_hostname_for_hashing, h->hash_balance_factor, p, c, err, errlen);
 }
 
 
@@ -612,15 +634,7 @@ static int typed_policy(const Google__Protobuf__Any *a, const char *p, int depth
   } else if (d == &envoy__extensions__load_balancing_policies__least_request__v3__least_request__descriptor) {
     const Envoy__Extensions__LoadBalancingPolicies__LeastRequest__V3__LeastRequest *v = (void *)msg;
     c->lb_policy = MESH__LB_LEAST_REQUEST;
-    if (v->choice_count && v->choice_count->value < 2)
-      rc = fail(err, errlen, "%s.choice_count: %u must be at least 2", p, v->choice_count->value);
-    else if (v->choice_count)
-      c->least_request_choice_count = v->choice_count->value;
-    if (rc > 0 && v->active_request_bias) {
-      double b = v->active_request_bias->default_value;
-      if (!(b >= 0.0) || !isfinite(b)) rc = fail(err, errlen, "%s.active_request_bias: %g must be 0 or more", p, b);
-      else c->least_request_active_request_bias = b;
-    }
+    if (least_request(v->choice_count, v->active_request_bias, p, c, err, errlen) < 0) rc = -1;
     if (rc > 0 && (v->selection_method ==
                        ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__LEAST_REQUEST__V3__LEAST_REQUEST__SELECTION_METHOD__FULL_SCAN ||
                    (v->enable_full_scan && v->enable_full_scan->value)))
@@ -637,8 +651,6 @@ static int typed_policy(const Google__Protobuf__Any *a, const char *p, int depth
   } else if (d == &envoy__extensions__load_balancing_policies__ring_hash__v3__ring_hash__descriptor) {
     const Envoy__Extensions__LoadBalancingPolicies__RingHash__V3__RingHash *v = (void *)msg;
     c->lb_policy = MESH__LB_RING_HASH;
-    if (v->minimum_ring_size) c->ring_hash_min_size = v->minimum_ring_size->value;
-    if (v->maximum_ring_size) c->ring_hash_max_size = v->maximum_ring_size->value;
     switch (v->hash_function) {
     case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__DEFAULT_HASH:
     case ENVOY__EXTENSIONS__LOAD_BALANCING_POLICIES__RING_HASH__V3__RING_HASH__HASH_FUNCTION__XX_HASH:
@@ -649,10 +661,7 @@ static int typed_policy(const Google__Protobuf__Any *a, const char *p, int depth
       break;
     default: rc = fail(err, errlen, "%s.hash_function: unknown value %d", p, (int)v->hash_function);
     }
-    if (rc > 0 && (c->ring_hash_min_size < 1 || c->ring_hash_min_size > 8388608 || c->ring_hash_max_size > 8388608 ||
-                   c->ring_hash_min_size > c->ring_hash_max_size))
-      rc = fail(err, errlen, "%s: ring sizes %llu..%llu must be within 1..8388608, minimum first", p,
-                (unsigned long long)c->ring_hash_min_size, (unsigned long long)c->ring_hash_max_size);
+    if (rc > 0 && ring_sizes(v->minimum_ring_size, v->maximum_ring_size, p, c, err, errlen) < 0) rc = -1;
     if (rc > 0 && typed_hashing(v->consistent_hashing_lb_config, v->use_hostname_for_hashing, v->hash_balance_factor, p,
                                 c, err, errlen) < 0)
       rc = -1;
@@ -660,14 +669,7 @@ static int typed_policy(const Google__Protobuf__Any *a, const char *p, int depth
   } else if (d == &envoy__extensions__load_balancing_policies__maglev__v3__maglev__descriptor) {
     const Envoy__Extensions__LoadBalancingPolicies__Maglev__V3__Maglev *v = (void *)msg;
     c->lb_policy = MESH__LB_MAGLEV;
-    if (v->table_size) {
-      uint64_t t = v->table_size->value;
-      if (t > 5000011 || !is_prime(t))
-        rc = fail(err, errlen, "%s.table_size: %llu must be a prime number no larger than 5000011", p,
-                  (unsigned long long)t);
-      else
-        c->maglev_table_size = t;
-    }
+    if (maglev_table(v->table_size, p, c, err, errlen) < 0) rc = -1;
     if (rc > 0 && typed_hashing(v->consistent_hashing_lb_config, false, NULL, p, c, err, errlen) < 0) rc = -1;
     if (rc > 0 && v->locality_weighted_lb_config) c->locality_weighted = true;
   } else {

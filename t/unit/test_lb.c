@@ -1621,13 +1621,13 @@ Test(cds, load_balancing_policy_each_type) {
   mesh__cluster_unref(c);
   mn.value = 8192;
   set_policy(m, 0, pack_any(LBP_URL "ring_hash.v3.RingHash", &rh.base));
-  cds_rejects(m, "ring sizes 8192..4096 must be within 1..8388608, minimum first");
+  cds_rejects(m, "typed_extension_config: minimum_ring_size (8192) > maximum_ring_size (4096)");
   mn.value = 1024;
   Google__Protobuf__UInt32Value f = GOOGLE__PROTOBUF__UINT32_VALUE__INIT;
   f.value = 50;
   rh.hash_balance_factor = &f;
   set_policy(m, 0, pack_any(LBP_URL "ring_hash.v3.RingHash", &rh.base));
-  cds_rejects(m, "hash_balance_factor 50 must be at least 100");
+  cds_rejects(m, "typed_extension_config.hash_balance_factor: 50 must be at least 100");
 
   /* maglev: a prime table size. */
   Envoy__Extensions__LoadBalancingPolicies__Maglev__V3__Maglev mg =
