@@ -72,16 +72,21 @@ static void attached_free(attached *a) {
   event_base_free(a->eb);
 }
 
-static void start(attached *a, const char *path, uint32_t timeout_ms, result *res) {
+/* GET path of the upstream; cb(ud) ends it and fills res (reset here). */
+static void start_cb(attached *a, const char *path, uint32_t timeout_ms, mesh_response_cb cb, void *ud, result *res) {
   char url[256];
   mesh_request *req;
   memset(res, 0, sizeof *res);
   res->outstanding = &a->outstanding;
   cr_assert_eq(mesh_request_new(&req, "GET", upstream_url(&up, path, url, sizeof url)), MESH_OK);
   if (timeout_ms) mesh_request_set_timeout_ms(req, timeout_ms);
-  cr_assert_eq(mesh_call_start(a->m, req, on_resp, res, NULL), MESH_OK);
+  cr_assert_eq(mesh_call_start(a->m, req, cb, ud, NULL), MESH_OK);
   a->outstanding++;
   mesh_request_free(req);
+}
+
+static void start(attached *a, const char *path, uint32_t timeout_ms, result *res) {
+  start_cb(a, path, timeout_ms, on_resp, res, res);
 }
 
 static void run(attached *a) {
@@ -486,22 +491,13 @@ Test(calls, deadlines_of_many_values_each_fire_on_time) {
   attached a;
   timed ts[N];
   uint32_t tmo[N];
-  char url[128];
   attached_new(&a, MESH_PROTOCOL_HTTP2);
-  upstream_url(&up, "/a?delay_ms=1500", url, sizeof url);
   uint64_t t0 = mono_ns();
   for (int i = 0; i < N; i++) {
     /* 12 distinct values 60..280 ms, then three more of 100 ms and one
      * that outlives the delay. */
     tmo[i] = i < 12 ? 60u + 20u * (uint32_t)i : i < 15 ? 100u : 5000u;
-    mesh_request *req;
-    memset(&ts[i], 0, sizeof ts[i]);
-    ts[i].r.outstanding = &a.outstanding;
-    cr_assert_eq(mesh_request_new(&req, "GET", url), MESH_OK);
-    mesh_request_set_timeout_ms(req, tmo[i]);
-    cr_assert_eq(mesh_call_start(a.m, req, on_timed, &ts[i], NULL), MESH_OK);
-    a.outstanding++;
-    mesh_request_free(req);
+    start_cb(&a, "/a?delay_ms=1500", tmo[i], on_timed, &ts[i], &ts[i].r);
   }
   run(&a);
   for (int i = 0; i < N; i++) {
@@ -525,7 +521,6 @@ Test(calls, deadlines_of_many_values_each_fire_on_time) {
  * last callback returns. */
 typedef struct wave {
   attached *a;
-  char url[128];
   timed first[8];
   timed second[8];
   uint64_t started_ns[8];
@@ -547,14 +542,8 @@ static void on_first(const mesh_response *resp, void *ud) {
   wave *w = g_wave;
   on_timed(resp, ud);
   int k = w->nstarted++;
-  mesh_request *req;
-  memset(&w->second[k], 0, sizeof w->second[k]);
-  w->second[k].r.outstanding = &w->a->outstanding;
-  cr_assert_eq(mesh_request_new(&req, "GET", w->url), MESH_OK);
   w->started_ns[k] = mono_ns();
-  cr_assert_eq(mesh_call_start(w->a->m, req, on_stamped, &w->second[k], NULL), MESH_OK);
-  w->a->outstanding++;
-  mesh_request_free(req);
+  start_cb(w->a, "/b?stamp=1", 0, on_stamped, &w->second[k], &w->second[k].r);
   while (mono_ns() - w->started_ns[k] < 3000000u) {
   }
 }
@@ -562,23 +551,12 @@ static void on_first(const mesh_response *resp, void *ud) {
 Test(calls, requests_started_in_callbacks_go_out_while_callbacks_run) {
   attached a;
   wave w;
-  char url[128];
   memset(&w, 0, sizeof w);
   w.a = &a;
   g_wave = &w;
   attached_new(&a, MESH_PROTOCOL_HTTP2);
-  upstream_url(&up, "/b?stamp=1", w.url, sizeof w.url);
   /* Eight answers due at the same moment: one read, one batch of callbacks. */
-  upstream_url(&up, "/a?delay_ms=50", url, sizeof url);
-  for (int i = 0; i < 8; i++) {
-    mesh_request *req;
-    memset(&w.first[i], 0, sizeof w.first[i]);
-    w.first[i].r.outstanding = &a.outstanding;
-    cr_assert_eq(mesh_request_new(&req, "GET", url), MESH_OK);
-    cr_assert_eq(mesh_call_start(a.m, req, on_first, &w.first[i], NULL), MESH_OK);
-    a.outstanding++;
-    mesh_request_free(req);
-  }
+  for (int i = 0; i < 8; i++) start_cb(&a, "/a?delay_ms=50", 0, on_first, &w.first[i], &w.first[i].r);
   run(&a);
   attached_free(&a);
   cr_assert_eq(w.nstarted, 8);
