@@ -124,6 +124,12 @@ MESH_EXTERN int mesh_options_set_max_connections_per_endpoint(mesh_options *opts
 /* Bound on calls waiting for a connection, per endpoint; default 4096, 0
  * is invalid. A call beyond it ends (in its callback) with MESH_EOVERFLOW. */
 MESH_EXTERN int mesh_options_set_max_pending_calls(mesh_options *opts, uint32_t n);
+/* While the callbacks of calls that ended together run, how long the
+ * requests they start may wait for the rest of those callbacks before they
+ * are written anyway; default 25 us. 0 writes after every callback; at
+ * most 1000000 (1 s). Waiting saves writes; writing early lets the
+ * upstream work while the remaining callbacks run. */
+MESH_EXTERN int mesh_options_set_write_hold_us(mesh_options *opts, uint32_t us);
 /*
  * Route calls by a local config file: YAML or JSON holding xDS v3
  * resources (Envoy's static_resources, a DiscoveryResponse, or a list of

@@ -111,20 +111,19 @@ void mesh__call_recycle(mesh *m, mesh__call *c) {
   if (!keep) call_destroy(c);
 }
 
-/* How long requests that callbacks start may wait for the rest of the
- * completions of the same turn before they are written anyway. Writing
- * them all at the end of the turn costs the fewest system calls, but holds
- * the first ones back for as long as the other callbacks run, and keeps
- * the upstream idle meanwhile; past this bound the output goes out and
- * the upstream works on it while the remaining callbacks run. */
-#ifndef MESH__FLUSH_HOLD_NS
-#define MESH__FLUSH_HOLD_NS 25000u
-#endif
-
 /* Run the callbacks of completed calls. Each call is unlinked before its
- * callback so the callback may start, cancel or free at will. */
+ * callback so the callback may start, cancel or free at will.
+ *
+ * Requests that callbacks start may wait for the rest of the completions
+ * of the same turn for at most the write hold (opts.write_hold_ns) before
+ * they are written anyway. Writing them all at the end of the turn costs
+ * the fewest system calls, but holds the first ones back for as long as
+ * the other callbacks run, and keeps the upstream idle meanwhile; past the
+ * hold the output goes out and the upstream works on it while the
+ * remaining callbacks run. */
 static void run_done(mesh *m) {
   mesh__list *n;
+  const uint64_t hold = m->opts.write_hold_ns;
   uint64_t held_since = 0; /* when output was first seen waiting (0: none) */
   while ((n = mesh__list_pop_front(&m->done))) {
     mesh__call *c = MESH__CONTAINER(n, mesh__call, link);
@@ -134,9 +133,8 @@ static void run_done(mesh *m) {
     mesh__call_recycle(m, c);
     if (mesh__list_empty(&m->flushq) || mesh__list_empty(&m->done)) continue; /* leave() flushes */
     uint64_t now = mesh__now_ns();
-    if (!held_since) {
-      held_since = now;
-    } else if (now - held_since >= MESH__FLUSH_HOLD_NS) {
+    if (!held_since) held_since = now;
+    if (now - held_since >= hold) {
       mesh__flush_all(m);
       held_since = 0;
     }

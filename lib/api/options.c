@@ -15,6 +15,7 @@ int mesh_options_new(mesh_options **out) {
   o->o.max_body_bytes = 16 * 1024 * 1024;
   o->o.max_conns = 1024;
   o->o.max_pending = 4096;
+  o->o.write_hold_ns = 25000;
   o->o.log.cb = mesh__log_stderr;
   o->o.log.level = MESH_LOG_WARN;
   *out = o;
@@ -95,6 +96,12 @@ int mesh_options_set_max_connections_per_endpoint(mesh_options *o, uint32_t n) {
 int mesh_options_set_max_pending_calls(mesh_options *o, uint32_t n) {
   if (!o || n == 0) return MESH_EINVAL;
   o->o.max_pending = n;
+  return MESH_OK;
+}
+
+int mesh_options_set_write_hold_us(mesh_options *o, uint32_t us) {
+  if (!o || us > 1000000u) return MESH_EINVAL;
+  o->o.write_hold_ns = (uint64_t)us * 1000u;
   return MESH_OK;
 }
 

@@ -25,6 +25,7 @@ typedef struct mesh__opts {
   uint64_t max_body_bytes;
   uint32_t max_conns;
   uint32_t max_pending;
+  uint64_t write_hold_ns; /* see mesh_options_set_write_hold_us() */
   mesh__logger log;
   struct event_base *base;
   char *config_file;        /* owned: options free it, mesh_new copies it */

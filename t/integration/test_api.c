@@ -54,6 +54,10 @@ Test(api, null_arguments) {
   cr_expect_eq(mesh_options_set_max_response_body_bytes(o, 0), MESH_EINVAL);
   cr_expect_eq(mesh_options_set_max_connections_per_endpoint(o, 0), MESH_EINVAL);
   cr_expect_eq(mesh_options_set_log_level(o, 9), MESH_EINVAL);
+  cr_expect_eq(mesh_options_set_write_hold_us(NULL, 25), MESH_EINVAL);
+  cr_expect_eq(mesh_options_set_write_hold_us(o, 1000001), MESH_EINVAL);
+  cr_expect_eq(mesh_options_set_write_hold_us(o, 0), MESH_OK);
+  cr_expect_eq(mesh_options_set_write_hold_us(o, 1000000), MESH_OK);
   mesh_options_free(o);
   cr_assert_eq(mesh_new(&m, NULL), MESH_OK);
   cr_assert_eq(mesh_request_new(&r, "GET", "http://127.0.0.1:1/"), MESH_OK);
