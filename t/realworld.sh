@@ -10,10 +10,10 @@ meshctl="$top_builddir/meshctl"
 
 # file | valid or rejected | text the output must contain (may be empty)
 expect='
-istio-grpc-outbound.yaml|valid|http_filters[0] (envoy.filters.http.fault): fault filter with no fault configured, ignored
+istio-grpc-outbound.yaml|valid|
 istio-grpc-inbound-rbac.yaml|rejected|(envoy.filters.http.rbac): RBAC authorization is not supported; refusing the listener rather than letting every call through
 istio-grpc-mtls-cluster.yaml|rejected|transport_socket (envoy.transport_sockets.tls): TLS and other transport sockets are not supported yet (refusing to send plaintext)
-istio-grpc-fault-route.yaml|rejected|typed_per_filter_config["envoy.filters.http.fault"]: fault injection is not supported
+istio-grpc-fault-route.yaml|valid|
 istio-sidecar-automtls-cluster.yaml|rejected|transport_socket_matches: TLS to upstreams is not supported yet (refusing to send plaintext)
 envoy-front-proxy.yaml|valid|admin: unknown field, ignored
 envoy-demo-tls-upstream.yaml|rejected|Cluster "service_envoyproxy_io": transport_socket (envoy.transport_sockets.tls): TLS and other transport sockets are not supported yet

@@ -208,7 +208,7 @@ void mesh__call_finish(mesh__call *c, int err, const char *fmt, ...) {
   }
   if (c->state == MESH__CALL_PENDING || c->state == MESH__CALL_ACTIVE) mesh__pool_unbind(c);
   /* A routed call's attempt ended: the router may retry it. */
-  if (c->cbs && mesh__router_attempt_end(c, err)) return;
+  if ((c->cbs || c->try_phase) && mesh__router_attempt_end(c, err)) return;
   c->state = MESH__CALL_DONE;
   deadline_clear(c);
   mesh__list_remove(&c->all);

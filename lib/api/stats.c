@@ -23,6 +23,9 @@ const char *const mesh__stat_names[MESH__ST_FLAG0] = {
     "rq_active_peak",
     "attempts_max",
     "outlier_detection.ejections_enforced_total",
+    "fault.delays_injected",
+    "fault.aborts_injected",
+    "fault.faults_overflow",
 };
 
 /* Gauges are read on the loop thread, where the breakers count. */

@@ -225,12 +225,50 @@ enum mesh__cluster_kind {
   MESH__CLUSTER_WEIGHTED  /* route.weighted_clusters */
 };
 
+/* Fault injection: Envoy's HTTPFault (envoy.filters.http.fault), as
+ * Istio's VirtualService fault and gRPC's xDS clients (gRFC A33) use it.
+ * Percentages are kept as numerator and the scale to parts per million
+ * (10000 for HUNDRED, 100 for TEN_THOUSAND, 1 for MILLION), because a
+ * request header may replace the numerator (capped by this one). */
+enum mesh__fault_delay { MESH__FAULT_DELAY_NONE = 0, MESH__FAULT_DELAY_FIXED, MESH__FAULT_DELAY_HEADER };
+enum mesh__fault_abort {
+  MESH__FAULT_ABORT_NONE = 0,
+  MESH__FAULT_ABORT_HTTP,  /* abort.http_status */
+  MESH__FAULT_ABORT_GRPC,  /* abort.grpc_status */
+  MESH__FAULT_ABORT_HEADER /* abort.header_abort: x-envoy-fault-abort-(grpc-)request */
+};
+typedef struct mesh__fault {
+  uint8_t delay_kind;          /* MESH__FAULT_DELAY_* */
+  uint8_t abort_kind;          /* MESH__FAULT_ABORT_* */
+  bool has_max_active;
+  uint32_t max_active;         /* max_active_faults, when has_max_active */
+  uint64_t delay_ms;           /* FIXED */
+  uint32_t delay_num, delay_scale;
+  uint32_t abort_code;         /* HTTP status or gRPC code */
+  uint32_t abort_num, abort_scale;
+  mesh__rstr upstream_cluster; /* "" : any */
+  const mesh__header_matcher *headers; /* all must match */
+  size_t nheaders;
+} mesh__fault;
+
+/* A per-route fault config (typed_per_filter_config), by filter name. */
+typedef struct mesh__fault_override {
+  mesh__rstr filter; /* the key: the HTTP filter's name */
+  const mesh__fault *fault;
+} mesh__fault_override;
+
+typedef struct mesh__fault_overrides {
+  const mesh__fault_override *v;
+  size_t n;
+} mesh__fault_overrides;
+
 typedef struct mesh__cluster_weight {
   mesh__rstr name;           /* "" when cluster_header is set */
   mesh__rstr cluster_header; /* lower-case; "" when name is set */
   uint32_t weight;
   mesh__rstr host_rewrite_literal;
   mesh__header_mutation headers;
+  mesh__fault_overrides faults;
 } mesh__cluster_weight;
 
 enum mesh__route_priority { MESH__PRIORITY_DEFAULT = 0, MESH__PRIORITY_HIGH = 1 };
@@ -307,6 +345,7 @@ typedef struct mesh__route {
   mesh__direct_response direct;
   mesh__header_mutation headers;
   const mesh__vhost *vhost; /* the vhost it belongs to */
+  mesh__fault_overrides faults;
 } mesh__route;
 
 enum mesh__require_tls { MESH__TLS_NONE = 0, MESH__TLS_EXTERNAL_ONLY, MESH__TLS_ALL };
@@ -344,6 +383,7 @@ struct mesh__vhost {
   uint8_t require_tls;             /* MESH__TLS_* (stored; enforced by the router) */
   bool include_request_attempt_count;
   const mesh__route_table *table;
+  mesh__fault_overrides faults;
 };
 
 /* ------------------------------------------------------------ the table */
@@ -390,6 +430,7 @@ struct mesh__route_table {
   bool most_specific_header_mutations_wins;
   bool ignore_port_in_host_matching;
   uint32_t max_direct_response_body_bytes; /* default 4096 */
+  mesh__fault_overrides faults;
   /* Built by mesh__route_table_seal(): */
   bool sealed;
   bool domain_has_port; /* some non-wildcard part of a domain ends in ":port" */

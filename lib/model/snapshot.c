@@ -14,6 +14,7 @@ void mesh__snapshot_unref(mesh__snapshot *s) {
   if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
   for (size_t i = 0; i < s->nlisteners; i++)
     if (s->listeners[i].rt) mesh__route_table_unref(s->listeners[i].rt);
+  for (size_t i = 0; i < s->nlisteners; i++) mesh__route_table_unref(s->listeners[i].fault_holder);
   for (size_t i = 0; i < s->nroutes; i++) mesh__route_table_unref(s->routes[i].rt);
   for (size_t i = 0; i < s->nclusters; i++) {
     if (s->clusters[i].cluster) mesh__cluster_unref(s->clusters[i].cluster);

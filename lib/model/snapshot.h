@@ -18,6 +18,12 @@ typedef struct mesh__listener {
   uint16_t port;                  /* address.socket_address.port_value, 0 if none */
   const char *rds_name;           /* HttpConnectionManager.rds.route_config_name, or NULL */
   struct mesh__route_table *rt;   /* inline route_config, or the RDS one (a reference) */
+  /* The HttpConnectionManager's fault filter (HTTPFault), if it has one:
+   * its name (the key of per-route overrides) and config, which
+   * fault_holder (a reference) owns. */
+  const char *fault_filter;
+  const struct mesh__fault *fault;
+  struct mesh__route_table *fault_holder;
 } mesh__listener;
 
 typedef struct mesh__cluster_entry {

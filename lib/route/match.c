@@ -670,6 +670,12 @@ bool mesh__headers_match_any(const mesh__header_matcher *hm, size_t n, const mes
   return false;
 }
 
+bool mesh__headers_match_all(const mesh__header_matcher *hm, size_t n, const mesh__route_input *in) {
+  for (size_t i = 0; i < n; i++)
+    if (!header_matches(&hm[i], in)) return false;
+  return true;
+}
+
 const mesh__retry_policy *mesh__route_retry_policy(const mesh__route *r) {
   if (!r) return NULL;
   if (r->action == MESH__ACTION_ROUTE && r->route.retry) return r->route.retry;

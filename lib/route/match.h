@@ -123,6 +123,8 @@ const mesh__retry_policy *mesh__route_retry_policy(const mesh__route *r);
 /* Whether any of hm[0..n) matches the headers of in (retriable_headers on
  * a response, retriable_request_headers on a request). */
 bool mesh__headers_match_any(const mesh__header_matcher *hm, size_t n, const mesh__route_input *in);
+/* Whether all of hm[0..n) match (true when n is 0). */
+bool mesh__headers_match_all(const mesh__header_matcher *hm, size_t n, const mesh__route_input *in);
 
 /* Whether vh's require_tls asks to redirect this request to https: ALL
  * for any request whose scheme is not https, EXTERNAL_ONLY for those not

@@ -107,7 +107,7 @@ int mesh__response_add_field_slow(mesh_response *r, const char *name, size_t nle
 }
 
 const char *const mesh__response_flag_names[MESH__RF_COUNT] = {
-    "UH", "UF", "UO", "NR", "URX", "UT", "UR", "DC", "DR", "SI", "UMSDR", "UPE",
+    "UH", "UF", "UO", "NR", "URX", "UT", "UR", "DC", "DR", "SI", "UMSDR", "UPE", "DI", "FI",
 };
 
 void mesh__response_flags_format(uint32_t flags, char *out, size_t n) {

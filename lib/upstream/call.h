@@ -91,7 +91,9 @@ enum mesh__response_flag {
   MESH__RF_SI = 1u << 9,    /* stream idle timeout */
   MESH__RF_UMSDR = 1u << 10, /* upstream max stream duration reached */
   MESH__RF_UPE = 1u << 11,  /* upstream protocol error */
-  MESH__RF_COUNT = 12
+  MESH__RF_DI = 1u << 12,   /* delay injected (fault filter) */
+  MESH__RF_FI = 1u << 13,   /* fault injected: aborted (fault filter) */
+  MESH__RF_COUNT = 14
 };
 extern const char *const mesh__response_flag_names[MESH__RF_COUNT];
 /* Write "UF,URX" for flags into out (n >= 48 fits every flag). */
@@ -186,12 +188,16 @@ typedef struct mesh__call {
   uint8_t idle_expired;      /* the attempt ended by per_try_idle_timeout */
   uint8_t may_retry;         /* the policy may retry this request (body bound, request headers) */
   uint8_t backoff_n;         /* Envoy's current_retry_ of the back-off */
+  uint8_t fault_abort;       /* fault filter: abort once the delay (if any) is over */
+  uint8_t fault_active;      /* counted in the router's active faults */
+  uint8_t fault_grpc;        /* fault_code is a gRPC status */
+  uint32_t fault_code;       /* the abort's HTTP status or gRPC code */
   uint32_t deadline_flag;    /* MESH__RF_* the call timer reports (UT, UMSDR) */
   uint32_t deadline_ms;      /* what the call timer was armed with */
   mesh_response resp;
 } mesh__call;
 
-enum { MESH__TRY_NONE = 0, MESH__TRY_TIMEOUT, MESH__TRY_BACKOFF, MESH__TRY_EXPIRED };
+enum { MESH__TRY_NONE = 0, MESH__TRY_TIMEOUT, MESH__TRY_BACKOFF, MESH__TRY_EXPIRED, MESH__TRY_FAULT_DELAY };
 
 /* Complete a call: stop its timer, unbind it, and queue its callback
  * (never run synchronously: the caller may hold codec state). err is

@@ -53,6 +53,7 @@ struct mesh__router {
   mesh__cb_state **cbt; /* the same by name: open addressing, cap a power of two */
   size_t cbt_cap, cbt_n;
   struct event *od_timer; /* the outlier detectors' interval ticks */
+  uint32_t faults_active; /* calls in an injected delay (max_active_faults) */
   uint64_t od_ejections;  /* ejections enforced, summed over detectors gone */
 };
 
@@ -373,8 +374,152 @@ static void local_reply(mesh__call *c, int status, const char *body, size_t blen
   mesh__call_finish(c, MESH_OK, NULL);
 }
 
+/* ---- fault injection ---- */
+
+/* The fault config in force for a call: the most specific per-route
+ * override for the listener's fault filter (weighted cluster, route,
+ * virtual host, route table), else the filter's own. */
+static const mesh__fault *fault_for(const mesh__listener *l, const mesh__route *r, const mesh__cluster_weight *cw) {
+  const mesh__fault_overrides *lv[4] = {cw ? &cw->faults : NULL, &r->faults, r->vhost ? &r->vhost->faults : NULL,
+                                         r->vhost && r->vhost->table ? &r->vhost->table->faults : NULL};
+  size_t fl = strlen(l->fault_filter);
+  for (int k = 0; k < 4; k++)
+    for (size_t i = 0; lv[k] && i < lv[k]->n; i++)
+      if (lv[k]->v[i].filter.len == fl && !memcmp(lv[k]->v[i].filter.p, l->fault_filter, fl)) return lv[k]->v[i].fault;
+  return l->fault;
+}
+
+static const char *input_header(const mesh__route_input *in, const char *name) {
+  for (size_t i = 0; i < in->nheaders; i++)
+    if (mesh__strcaseeq(in->hnames[i], name)) return in->hvalues[i];
+  return NULL;
+}
+
+/* A request header holding a non-negative decimal number; -1 when it is
+ * absent or not one (such headers are ignored, as gRPC and Envoy do). */
+static int64_t header_number(const mesh__route_input *in, const char *name) {
+  const char *v = input_header(in, name);
+  if (!v || !*v) return -1;
+  int64_t n = 0;
+  for (; *v; v++) {
+    if (*v < '0' || *v > '9' || n > (INT64_MAX - 9) / 10) return -1;
+    n = n * 10 + (*v - '0');
+  }
+  return n;
+}
+
+/* Whether a fault of numerator num (scale to ppm) happens: a header may
+ * lower the numerator, never raise it. */
+static bool fault_roll(mesh__router *rt, uint32_t num, uint32_t scale, const mesh__route_input *in,
+                       const char *pct_header) {
+  int64_t h = header_number(in, pct_header);
+  uint64_t n = h >= 0 && (uint64_t)h < num ? (uint64_t)h : num;
+  uint64_t ppm = n * scale;
+  if (ppm == 0) return false;
+  if (ppm >= 1000000u) return true;
+  return next_random(rt) % 1000000u < ppm;
+}
+
+/* Decide the call's faults (Envoy's fault filter, gRFC A33): a delay
+ * (c->resp flag DI, the return value in ms) and an abort (c->fault_abort,
+ * done once the delay is over). Each is drawn on its own. */
+static uint64_t fault_decide(mesh__router *rt, const mesh__fault *f, mesh__call *c, const char *cluster,
+                             const mesh__route_input *in, struct mesh *m) {
+  if (f->upstream_cluster.len && strcmp(f->upstream_cluster.p, cluster)) return 0;
+  if (!mesh__headers_match_all(f->headers, f->nheaders, in)) return 0;
+  uint64_t delay = 0;
+  if (f->delay_kind != MESH__FAULT_DELAY_NONE &&
+      fault_roll(rt, f->delay_num, f->delay_scale, in, "x-envoy-fault-delay-request-percentage")) {
+    int64_t ms = f->delay_kind == MESH__FAULT_DELAY_FIXED ? (int64_t)f->delay_ms
+                                                          : header_number(in, "x-envoy-fault-delay-request");
+    if (ms > 0) delay = (uint64_t)ms;
+  }
+  int abort = 0, grpc = 0;
+  uint32_t code = 0;
+  if (f->abort_kind != MESH__FAULT_ABORT_NONE &&
+      fault_roll(rt, f->abort_num, f->abort_scale, in, "x-envoy-fault-abort-request-percentage")) {
+    if (f->abort_kind == MESH__FAULT_ABORT_HTTP || f->abort_kind == MESH__FAULT_ABORT_GRPC) {
+      abort = 1, grpc = f->abort_kind == MESH__FAULT_ABORT_GRPC, code = f->abort_code;
+    } else {
+      int64_t hc = header_number(in, "x-envoy-fault-abort-request");
+      int64_t gc = header_number(in, "x-envoy-fault-abort-grpc-request");
+      if (hc >= 200 && hc < 600) abort = 1, code = (uint32_t)hc;
+      else if (gc >= 0 && gc <= UINT32_MAX) abort = 1, grpc = 1, code = (uint32_t)gc;
+    }
+  }
+  if (!delay && !abort) return 0;
+  if (f->has_max_active && rt->faults_active >= f->max_active) {
+    mesh__stat_add(m->stats, MESH__ST_FAULT_OVERFLOW, 1);
+    return 0;
+  }
+  c->fault_abort = (uint8_t)abort;
+  c->fault_grpc = (uint8_t)grpc;
+  c->fault_code = code;
+  if (delay) {
+    c->resp.flags |= MESH__RF_DI;
+    mesh__stat_add(m->stats, MESH__ST_FAULT_DELAYS, 1);
+  }
+  return delay;
+}
+
+/* gRPC's mapping of an HTTP status to a gRPC code (a gRPC caller sees an
+ * HTTP abort as that code, as Envoy sends it). */
+static uint32_t grpc_code_of_http(uint32_t s) {
+  switch (s) {
+    case 400: return 13; /* INTERNAL */
+    case 401: return 16; /* UNAUTHENTICATED */
+    case 403: return 7;  /* PERMISSION_DENIED */
+    case 404: return 12; /* UNIMPLEMENTED */
+    case 429: case 502: case 503: case 504: return 14; /* UNAVAILABLE */
+    default: return 2;   /* UNKNOWN */
+  }
+}
+
+static bool is_grpc_request(const mesh__req *q) {
+  for (size_t i = 0; i < q->headers.n; i++) {
+    const char *n = mesh__req_str(q, q->headers.v[i].name);
+    if (mesh__strcaseeq(n, "content-type"))
+      return !strncmp(mesh__req_str(q, q->headers.v[i].value), "application/grpc", 16);
+  }
+  return false;
+}
+
+/* The abort: a local answer, as Envoy's fault filter gives it. A gRPC
+ * request gets HTTP 200 with grpc-status (the HTTP status mapped to its
+ * gRPC code); any other the HTTP status (or, for a gRPC code, 200 with
+ * grpc-status). */
+static void fault_abort_now(struct mesh *m, mesh__call *c) {
+  mesh_response *r = &c->resp;
+  static const char body[] = "fault filter abort";
+  mesh__stat_add(m->stats, MESH__ST_FAULT_ABORTS, 1);
+  r->flags |= MESH__RF_FI;
+  bool grpc = c->fault_grpc || is_grpc_request(&c->req);
+  if (grpc) {
+    char v[12];
+    int n = snprintf(v, sizeof v, "%u", c->fault_grpc ? c->fault_code : grpc_code_of_http(c->fault_code));
+    r->status = 200;
+    mesh__response_add_field(r, "content-type", 12, "application/grpc", 16, SIZE_MAX, 0);
+    mesh__response_add_field(r, "grpc-status", 11, v, (size_t)n, SIZE_MAX, 0);
+    mesh__response_add_field(r, "grpc-message", 12, body, sizeof body - 1, SIZE_MAX, 0);
+  } else {
+    r->status = (int)c->fault_code;
+    mesh__response_add_field(r, "content-type", 12, "text/plain", 10, SIZE_MAX, 0);
+    mesh__response_add_field(r, "content-length", 14, "18", 2, SIZE_MAX, 0);
+    mesh__buf_append(&r->body, body, sizeof body - 1);
+  }
+  mesh__call_finish(c, MESH_OK, NULL);
+}
+
+static void fault_release(mesh__call *c) {
+  if (!c->fault_active) return;
+  c->fault_active = 0;
+  if (c->m->router && c->m->router->faults_active) c->m->router->faults_active--;
+}
+
 /* ---- the route ---- */
 
+static void on_try_timer(evutil_socket_t fd, short what, void *arg);
+static void arm_try_timer(mesh__call *c, uint64_t ms);
 static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in);
 
 mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
@@ -450,6 +595,13 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
   }
   c->resp.cluster_name = s->clusters[ci].name;
   c->cw = cw;
+  /* The fault filter sees the request as the caller gave it. */
+  uint64_t fault = 0;
+  c->fault_abort = 0;
+  if (l->fault_filter) {
+    const mesh__fault *f = fault_for(l, r, cw);
+    if (f) fault = fault_decide(rt, f, c, cname, &in, m);
+  }
   /* The request hash (ring hash, maglev), before rewrites change in.path. */
   c->has_hash = r->route.nhash && mesh__route_hash(&r->route, &in, NULL, &c->hash);
 
@@ -489,6 +641,26 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
                   mesh__headers_match_any(c->retry->retriable_request_headers,
                                           c->retry->nretriable_request_headers, &in));
   route_deadline(m, c, r, &in);
+  if (fault) {
+    /* An injected delay: no traffic until it is over (then the abort, if
+     * one was drawn, or the attempt). */
+    if (!c->try_timer && !(c->try_timer = evtimer_new(m->base, on_try_timer, c))) {
+      mesh__call_finish(c, MESH_ENOMEM, "out of memory");
+      return NULL;
+    }
+    c->fault_active = 1;
+    rt->faults_active++;
+    c->conn = NULL;
+    c->pool = NULL;
+    c->state = MESH__CALL_PENDING; /* in no pool: unbind leaves it alone */
+    c->try_phase = MESH__TRY_FAULT_DELAY;
+    arm_try_timer(c, fault);
+    return NULL;
+  }
+  if (c->fault_abort) {
+    fault_abort_now(m, c);
+    return NULL;
+  }
   return mesh__router_attempt(m, c);
 }
 
@@ -751,6 +923,7 @@ int mesh__router_attempt_end(mesh__call *c, int err) {
   int phase = c->try_phase;
   if (c->try_timer && phase != MESH__TRY_NONE) event_del(c->try_timer);
   c->try_phase = MESH__TRY_NONE;
+  if (phase == MESH__TRY_FAULT_DELAY) fault_release(c); /* ended during an injected delay */
   if (!c->cbs) return 0; /* never reached an attempt */
   mesh__cb_count *n = &c->cbs->n[c->prio];
   if (phase == MESH__TRY_BACKOFF) {
@@ -821,7 +994,21 @@ static void on_try_timer(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   mesh__enter(m);
-  if (c->try_phase == MESH__TRY_BACKOFF) {
+  if (c->try_phase == MESH__TRY_FAULT_DELAY) {
+    c->try_phase = MESH__TRY_NONE;
+    fault_release(c);
+    if (c->fault_abort) {
+      fault_abort_now(m, c);
+    } else if (m->closing || !m->router || !m->router->snap) {
+      mesh__call_finish(c, MESH_ECANCELED, m->closing ? "handle closed" : "no config to send with");
+    } else {
+      mesh__pool *p = mesh__router_attempt(m, c);
+      if (p) {
+        c->state = MESH__CALL_QUEUED;
+        mesh__pool_submit(p, c);
+      }
+    }
+  } else if (c->try_phase == MESH__TRY_BACKOFF) {
     c->try_phase = MESH__TRY_NONE;
     if (m->closing || !m->router || !m->router->snap) {
       mesh__call_finish(c, MESH_ECANCELED, m->closing ? "handle closed" : "no config to retry with");

@@ -24,8 +24,11 @@ enum mesh__stat {
   MESH__ST_RQ_ACTIVE_PEAK,     /* most attempts in flight at once in one cluster and priority */
   MESH__ST_ATTEMPTS_MAX,       /* most attempts one call made */
   MESH__ST_OUTLIER_EJECTIONS,  /* outlier_detection.ejections_enforced_total */
+  MESH__ST_FAULT_DELAYS,       /* fault.delays_injected */
+  MESH__ST_FAULT_ABORTS,       /* fault.aborts_injected */
+  MESH__ST_FAULT_OVERFLOW,     /* fault.faults_overflow: not injected, max_active_faults reached */
   MESH__ST_FLAG0,              /* response_flags.<CODE>: calls that ended with the flag */
-  MESH__ST_COUNT = MESH__ST_FLAG0 + 12
+  MESH__ST_COUNT = MESH__ST_FLAG0 + 14
 };
 
 extern const char *const mesh__stat_names[MESH__ST_FLAG0];

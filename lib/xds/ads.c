@@ -167,6 +167,7 @@ static void blob_unref(blob *b) {
   if (!b || --b->refs > 0) return;
   free(b->bytes);
   if (b->l.rt) mesh__route_table_unref(b->l.rt);
+  mesh__route_table_unref(b->l.fault_holder);
   mesh__route_table_unref(b->rt);
   if (b->cluster) mesh__cluster_unref(b->cluster);
   if (b->la) mesh__load_assignment_unref(b->la);
@@ -715,6 +716,8 @@ static mesh__snapshot *build_snapshot(mesh__ads *a, const size_t *count, const c
     l->rds_name = r->next->l.rds_name ? mesh__arena_strdup(ar, r->next->l.rds_name) : NULL;
     l->rt = l->rds_name ? mesh__route_table_ref(find(&a->t[RDS], r->next->ref)->next->rt)
                         : mesh__route_table_ref(r->next->l.rt);
+    if (l->fault_holder) mesh__route_table_ref(l->fault_holder);
+    if (l->fault_filter && !(l->fault_filter = mesh__arena_strdup(ar, l->fault_filter))) goto oom;
     add_resource(s, LDS, r);
     if (!l->name) goto oom;
   }

@@ -24,10 +24,36 @@ static int type_is(const Google__Protobuf__Any *any, const char *full) {
   return strcmp(slash ? slash + 1 : any->type_url, full) == 0;
 }
 
-/* HTTP filters: the router is what libmesh does; any other filter would
- * change behaviour if skipped (auth, RBAC, fault...), so it is an error
- * unless marked optional or disabled — as gRPC's xDS client does. */
-static int check_filters(const Hcm *h, const char *where, char *err, size_t errlen, mesh__notes *ignored) {
+/* The fault filter: its config (an empty HTTPFault, as Istio puts before
+ * the router of every proxyless listener, injects nothing by itself; the
+ * routes' typed_per_filter_config may then turn faults on). */
+static int fault_filter(const Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter *f,
+                        const char *where, mesh__arena *a, mesh__listener *out, char *err, size_t errlen,
+                        mesh__notes *ignored) {
+  if (out->fault_filter) {
+    snprintf(err, errlen, "%s: a second fault filter is not supported", where);
+    return -1;
+  }
+  if (!out->fault_holder && !(out->fault_holder = mesh__route_table_new())) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (mesh__rds_fault_filter(f->typed_config, out->fault_holder, &out->fault, err, errlen, ignored, where) < 0)
+    return -1;
+  out->fault_filter = mesh__arena_strdup(a, f->name ? f->name : "");
+  if (!out->fault_filter) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+/* HTTP filters: the router is what libmesh does, and the fault filter;
+ * any other filter would change behaviour if skipped (auth, RBAC, ...),
+ * so it is an error unless marked optional or disabled — as gRPC's xDS
+ * client does. */
+static int check_filters(const Hcm *h, const char *where, mesh__arena *a, mesh__listener *out, char *err,
+                         size_t errlen, mesh__notes *ignored) {
   for (size_t i = 0; i < h->n_http_filters; i++) {
     const Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter *f = h->http_filters[i];
     int is_router = (f->config_type_case ==
@@ -36,16 +62,12 @@ static int check_filters(const Hcm *h, const char *where, char *err, size_t errl
                     (f->name && !strcmp(f->name, "envoy.filters.http.router"));
     if (is_router) continue;
     char note[320];
-    /* An HTTPFault with no field set injects nothing (Envoy and gRPC: no
-     * delay, no abort); Istio puts one before the router of every
-     * proxyless listener. A route's typed_per_filter_config could switch
-     * faults on: rds.c refuses that. */
     if (f->config_type_case ==
             ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG &&
-        type_is(f->typed_config, FAULT_TYPE) && f->typed_config->value.len == 0) {
-      snprintf(note, sizeof note, "%s.http_filters[%zu] (%s): fault filter with no fault configured, ignored", where,
-               i, f->name ? f->name : "");
-      mesh__notes_add(ignored, note);
+        type_is(f->typed_config, FAULT_TYPE) && !f->disabled) {
+      char w[256];
+      snprintf(w, sizeof w, "%s.http_filters[%zu] (%s)", where, i, f->name ? f->name : "");
+      if (fault_filter(f, w, a, out, err, errlen, ignored) < 0) return -1;
       continue;
     }
     if (f->is_optional || f->disabled) {
@@ -59,9 +81,6 @@ static int check_filters(const Hcm *h, const char *where, char *err, size_t errl
         type_is(f->typed_config, RBAC_TYPE))
       snprintf(err, errlen, "%s.http_filters[%zu] (%s): RBAC authorization is not supported; refusing the listener "
                "rather than letting every call through", where, i, f->name ? f->name : "");
-    else if (type_is(f->typed_config, FAULT_TYPE))
-      snprintf(err, errlen, "%s.http_filters[%zu] (%s): fault injection is not supported (only an empty HTTPFault "
-               "is accepted)", where, i, f->name ? f->name : "");
     else
       snprintf(err, errlen, "%s.http_filters[%zu] (%s): filter not supported and not optional", where, i,
                f->name ? f->name : "");
@@ -79,7 +98,7 @@ static int from_hcm(const Google__Protobuf__Any *any, const char *where, mesh__a
     snprintf(err, errlen, "%s: could not decode the HttpConnectionManager", where);
     return -1;
   }
-  int rc = check_filters(h, where, err, errlen, ignored);
+  int rc = check_filters(h, where, a, out, err, errlen, ignored);
   /* Request normalisation happens in Envoy before route matching; libmesh
    * matches the path and authority the caller gives, as a client would
    * send them. Noted, so a config that relies on it is not misread. */
@@ -136,6 +155,12 @@ static int from_hcm(const Google__Protobuf__Any *any, const char *where, mesh__a
     }
   }
   protobuf_c_message_free_unpacked(&h->base, NULL);
+  if (rc < 0) {
+    mesh__route_table_unref(out->fault_holder);
+    out->fault_holder = NULL;
+    out->fault = NULL;
+    out->fault_filter = NULL;
+  }
   return rc;
 }
 

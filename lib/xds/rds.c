@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "route/regex.h"
 #include "util/str.h"
 
@@ -82,30 +83,34 @@ static void ignore(ctx *c, const char *where, const char *field) {
   mesh__notes_addf(c->notes, "%s%s%s: not supported, ignored", where, *where ? "." : "", field);
 }
 
-/* typed_per_filter_config: per-route configs of HTTP filters. libmesh
- * runs no HTTP filter but the router, so they are noted and skipped, with
- * one exception: a fault filter with an empty config is accepted on the
- * listener (Istio sends one to every proxyless client) because it injects
- * nothing, and a route's non-empty HTTPFault would turn faults on there,
- * which libmesh cannot do. */
+/* typed_per_filter_config: per-route configs of HTTP filters. The fault
+ * filter's (an HTTPFault, keyed by the filter's name) replaces the
+ * listener's fault config for the calls of that route (fault_override(),
+ * after the helpers it needs); other filters' configs are noted and
+ * skipped, as libmesh runs no other HTTP filter but the router. */
 #define FAULT_TYPE "envoy.extensions.filters.http.fault.v3.HTTPFault"
 
-static bool is_fault_override(const char *key, const Google__Protobuf__Any *v) {
-  if (!v) return false;
-  const char *url = v->type_url ? v->type_url : "";
-  const char *slash = strrchr(url, '/');
-  if (strcmp(slash ? slash + 1 : url, FAULT_TYPE) != 0 && strcmp(key ? key : "", "envoy.filters.http.fault") != 0)
-    return false;
-  return v->value.len > 0;
-}
+static int fault_override(ctx *c, const char *key, const Google__Protobuf__Any *v, mesh__fault_override *slot,
+                          const char *where);
 
-#define PER_FILTER(c, o, where)                                                                              \
-  do {                                                                                                       \
-    for (size_t k_ = 0; k_ < (o)->n_typed_per_filter_config; k_++)                                           \
-      if (is_fault_override((o)->typed_per_filter_config[k_]->key, (o)->typed_per_filter_config[k_]->value)) \
-        return fail((c), (where), "typed_per_filter_config[\"%.64s\"]: fault injection is not supported",    \
-                    (o)->typed_per_filter_config[k_]->key);                                                  \
-    if ((o)->n_typed_per_filter_config) ignore((c), (where), "typed_per_filter_config");                      \
+#define PER_FILTER(c, o, outp, where)                                                                      \
+  do {                                                                                                     \
+    size_t nf_ = 0;                                                                                        \
+    bool ign_ = false;                                                                                     \
+    mesh__fault_override *fv_ = NULL;                                                                      \
+    if ((o)->n_typed_per_filter_config &&                                                                  \
+        !(fv_ = mesh__arena_calloc((c)->a, (o)->n_typed_per_filter_config, sizeof *fv_)))                  \
+      return oom((c), (where));                                                                            \
+    for (size_t k_ = 0; k_ < (o)->n_typed_per_filter_config; k_++) {                                       \
+      int r_ = fault_override((c), (o)->typed_per_filter_config[k_]->key,                                  \
+                              (o)->typed_per_filter_config[k_]->value, &fv_[nf_], (where));               \
+      if (r_ < 0) return -1;                                                                               \
+      if (r_) nf_++;                                                                                       \
+      else ign_ = true;                                                                                    \
+    }                                                                                                      \
+    if (ign_) ignore((c), (where), "typed_per_filter_config");                                             \
+    (outp)->v = fv_;                                                                                       \
+    (outp)->n = nf_;                                                                                       \
   } while (0)
 
 static void sub(char *out, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -177,6 +182,10 @@ const char *mesh__rds_unknown_field_reject(const ProtobufCMessageDescriptor *d, 
       d == &envoy__config__route__v3__query_parameter_matcher__descriptor ||
       d == &envoy__config__route__v3__route_match__descriptor)
     return "not supported (a match condition libmesh cannot evaluate)";
+  if (d == &envoy__extensions__filters__http__fault__v3__httpfault__descriptor ||
+      d == &envoy__extensions__filters__http__fault__v3__fault_abort__descriptor ||
+      d == &envoy__extensions__filters__common__fault__v3__fault_delay__descriptor)
+    return "not supported (a fault config libmesh cannot read whole)";
   const known_field *k = d == &envoy__config__route__v3__route_configuration__descriptor ? K_CONFIG
                          : d == &envoy__config__route__v3__virtual_host__descriptor      ? K_VHOST
                          : d == &envoy__config__route__v3__route__descriptor             ? K_ROUTE
@@ -886,7 +895,7 @@ static int weighted(ctx *c, const WeightedCluster *wc, mesh__route_action *out, 
       if (dups(c, &v[i].host_rewrite_literal, cw->host_rewrite_literal, false, w) < 0) return -1;
     }
     if (MUTATIONS(c, cw, &v[i].headers, w) < 0) return -1;
-    PER_FILTER(c, cw, w);
+    PER_FILTER(c, cw, &v[i].faults, w);
   }
   if (sum == 0) return fail(c, where, "the sum of the cluster weights must be greater than 0");
   if (sum > UINT32_MAX) return fail(c, where, "the sum of the cluster weights exceeds %" PRIu32, UINT32_MAX);
@@ -1166,7 +1175,7 @@ static int route(ctx *c, const Route *r, mesh__route *out, const char *where) {
       return fail(c, where, "one of route, redirect or direct_response is required");
   }
   if (MUTATIONS(c, r, &out->headers, where) < 0) return -1;
-  PER_FILTER(c, r, where);
+  PER_FILTER(c, r, &out->faults, where);
   return 0;
 }
 
@@ -1211,11 +1220,162 @@ static int vhost(ctx *c, const VirtualHost *v, mesh__vhost *out, const char *whe
       return fail(c, where, "require_tls: unknown value %d", (int)v->require_tls);
   }
   if (MUTATIONS(c, v, &out->headers, where) < 0) return -1;
-  PER_FILTER(c, v, where);
+  PER_FILTER(c, v, &out->faults, where);
   out->include_request_attempt_count = v->include_request_attempt_count;
   sub(w, where, "retry_policy");
   return retry_policy(c, v->retry_policy, &out->retry, w);
 }
+
+/* ------------------------------------------------------------ fault injection */
+
+typedef Envoy__Extensions__Filters__Http__Fault__V3__HTTPFault HttpFault;
+typedef Envoy__Extensions__Filters__Common__Fault__V3__FaultDelay FaultDelay;
+typedef Envoy__Extensions__Filters__Http__Fault__V3__FaultAbort FaultAbort;
+
+/* A FractionalPercent as numerator and scale to parts per million. Unset:
+ * 0% (Envoy reads the message's defaults, numerator 0). */
+static int fraction(ctx *c, const Envoy__Type__V3__FractionalPercent *p, uint32_t *num, uint32_t *scale,
+                    const char *where) {
+  *num = 0;
+  *scale = 10000;
+  if (!p) return 0;
+  switch (p->denominator) {
+    case ENVOY__TYPE__V3__FRACTIONAL_PERCENT__DENOMINATOR_TYPE__HUNDRED: *scale = 10000; break;
+    case ENVOY__TYPE__V3__FRACTIONAL_PERCENT__DENOMINATOR_TYPE__TEN_THOUSAND: *scale = 100; break;
+    case ENVOY__TYPE__V3__FRACTIONAL_PERCENT__DENOMINATOR_TYPE__MILLION: *scale = 1; break;
+    default: return fail(c, where, "percentage.denominator: unknown value %d", (int)p->denominator);
+  }
+  *num = p->numerator;
+  return 0;
+}
+
+static int fault_delay(ctx *c, const FaultDelay *d, mesh__fault *f, const char *where) {
+  char w[WHERE_MAX];
+  switch (d->fault_delay_secifier_case) {
+    case ENVOY__EXTENSIONS__FILTERS__COMMON__FAULT__V3__FAULT_DELAY__FAULT_DELAY_SECIFIER_FIXED_DELAY:
+      sub(w, where, "fixed_delay");
+      if (!d->fixed_delay) return fail(c, w, "required");
+      if (duration_ms(c, d->fixed_delay, w, &f->delay_ms) < 0) return -1;
+      if (d->fixed_delay->seconds == 0 && d->fixed_delay->nanos == 0) return fail(c, w, "must be greater than 0");
+      f->delay_kind = MESH__FAULT_DELAY_FIXED;
+      break;
+    case ENVOY__EXTENSIONS__FILTERS__COMMON__FAULT__V3__FAULT_DELAY__FAULT_DELAY_SECIFIER_HEADER_DELAY:
+      f->delay_kind = MESH__FAULT_DELAY_HEADER;
+      break;
+    default: return fail(c, where, "fixed_delay or header_delay is required");
+  }
+  sub(w, where, "percentage");
+  return fraction(c, d->percentage, &f->delay_num, &f->delay_scale, w);
+}
+
+static int fault_abort(ctx *c, const FaultAbort *a, mesh__fault *f, const char *where) {
+  char w[WHERE_MAX];
+  switch (a->error_type_case) {
+    case ENVOY__EXTENSIONS__FILTERS__HTTP__FAULT__V3__FAULT_ABORT__ERROR_TYPE_HTTP_STATUS:
+      if (a->http_status < 200 || a->http_status >= 600)
+        return fail(c, where, "http_status: %" PRIu32 " is not in [200, 600)", a->http_status);
+      f->abort_kind = MESH__FAULT_ABORT_HTTP;
+      f->abort_code = a->http_status;
+      break;
+    case ENVOY__EXTENSIONS__FILTERS__HTTP__FAULT__V3__FAULT_ABORT__ERROR_TYPE_GRPC_STATUS:
+      f->abort_kind = MESH__FAULT_ABORT_GRPC;
+      f->abort_code = a->grpc_status;
+      break;
+    case ENVOY__EXTENSIONS__FILTERS__HTTP__FAULT__V3__FAULT_ABORT__ERROR_TYPE_HEADER_ABORT:
+      f->abort_kind = MESH__FAULT_ABORT_HEADER;
+      break;
+    default: return fail(c, where, "http_status, grpc_status or header_abort is required");
+  }
+  sub(w, where, "percentage");
+  return fraction(c, a->percentage, &f->abort_num, &f->abort_scale, w);
+}
+
+/* An HTTPFault (filter config or per-route override) into the arena. */
+static int fault_config(ctx *c, const Google__Protobuf__Any *any, const mesh__fault **out, const char *where) {
+  HttpFault *h = (HttpFault *)protobuf_c_message_unpack(&envoy__extensions__filters__http__fault__v3__httpfault__descriptor,
+                                                        NULL, any->value.len, any->value.data);
+  if (!h) return fail(c, where, "could not decode the HTTPFault");
+  int rc = -1;
+  char w[WHERE_MAX];
+  mesh__fault *f = mesh__arena_calloc(c->a, 1, sizeof *f);
+  if (!f) {
+    oom(c, where);
+    goto done;
+  }
+  f->delay_scale = f->abort_scale = 10000;
+  f->upstream_cluster.p = "";
+  if (unknown_fields(c, &h->base, where, K_NONE, true) < 0) goto done;
+  sub(w, where, "delay");
+  if (h->delay && fault_delay(c, h->delay, f, w) < 0) goto done;
+  sub(w, where, "abort");
+  if (h->abort && fault_abort(c, h->abort, f, w) < 0) goto done;
+  if (*S(h->upstream_cluster) && dups(c, &f->upstream_cluster, h->upstream_cluster, false, where) < 0) goto done;
+  if (header_matchers(c, h->headers, h->n_headers, &f->headers, &f->nheaders, where, "headers") < 0) goto done;
+  if (h->n_downstream_nodes) {
+    fail(c, where, "downstream_nodes: not supported (faults would reach callers it leaves out)");
+    goto done;
+  }
+  if (h->response_rate_limit) {
+    fail(c, where, "response_rate_limit: not supported (the response would not be throttled)");
+    goto done;
+  }
+  if (h->max_active_faults) {
+    f->has_max_active = true;
+    f->max_active = h->max_active_faults->value;
+  }
+  if (*S(h->delay_percent_runtime) || *S(h->abort_percent_runtime) || *S(h->delay_duration_runtime) ||
+      *S(h->abort_http_status_runtime) || *S(h->max_active_faults_runtime) ||
+      *S(h->response_rate_limit_percent_runtime) || *S(h->abort_grpc_status_runtime))
+    mesh__notes_addf(c->notes, "%s: *_runtime keys: not supported, the configured values apply", where);
+  *out = f;
+  rc = 0;
+done:
+  protobuf_c_message_free_unpacked(&h->base, NULL);
+  return rc;
+}
+
+static bool is_type(const Google__Protobuf__Any *v, const char *full) {
+  const char *url = v && v->type_url ? v->type_url : "";
+  const char *slash = strrchr(url, '/');
+  return strcmp(slash ? slash + 1 : url, full) == 0;
+}
+
+/* One typed_per_filter_config entry: 1 when it is a fault config (stored in
+ * *slot), 0 when it is another filter's (skipped), -1 on error. */
+static int fault_override(ctx *c, const char *key, const Google__Protobuf__Any *v, mesh__fault_override *slot,
+                          const char *where) {
+  char w[WHERE_MAX];
+  sub(w, where, "typed_per_filter_config[\"%.64s\"]", S(key));
+  if (!v) return 0;
+  if (!is_type(v, FAULT_TYPE)) {
+    /* A fault filter switched on or changed by a wrapper libmesh cannot
+     * read (FilterConfig) would be missed: refuse rather than skip. */
+    if (!strcmp(S(key), "envoy.filters.http.fault") && v->value.len > 0)
+      return fail(c, w, "%.96s: not supported for the fault filter (only an HTTPFault)", S(v->type_url));
+    return 0;
+  }
+  if (dups(c, &slot->filter, S(key), false, w) < 0) return -1;
+  return fault_config(c, v, &slot->fault, w) < 0 ? -1 : 1;
+}
+
+static int table_faults(ctx *c, const RouteConfiguration *rc, mesh__fault_overrides *out) {
+  PER_FILTER(c, rc, out, "");
+  return 0;
+}
+
+int mesh__rds_fault_filter(const Google__Protobuf__Any *any, mesh__route_table *holder, const mesh__fault **out,
+                           char *err, size_t errlen, mesh__notes *ignored, const char *where) {
+  ctx c = {0};
+  c.rt = holder;
+  c.a = holder->arena;
+  c.err = err;
+  c.errlen = errlen;
+  c.notes = ignored;
+  int rc = fault_config(&c, any, out, where);
+  free(c.res);
+  return rc;
+}
+
 
 int mesh__rds_translate(const RouteConfiguration *rc, mesh__route_table **out, char *err, size_t errlen,
                         mesh__notes *ignored) {
@@ -1235,13 +1395,7 @@ int mesh__rds_translate(const RouteConfiguration *rc, mesh__route_table **out, c
   if (rc->max_direct_response_body_size_bytes)
     rt->max_direct_response_body_bytes = rc->max_direct_response_body_size_bytes->value;
   if (rc->n_internal_only_headers) ignore(&c, "", "internal_only_headers");
-  for (size_t k = 0; k < rc->n_typed_per_filter_config; k++)
-    if (is_fault_override(rc->typed_per_filter_config[k]->key, rc->typed_per_filter_config[k]->value)) {
-      fail(&c, "", "typed_per_filter_config[\"%.64s\"]: fault injection is not supported",
-           rc->typed_per_filter_config[k]->key);
-      goto done;
-    }
-  if (rc->n_typed_per_filter_config) ignore(&c, "", "typed_per_filter_config");
+  if (table_faults(&c, rc, &rt->faults) < 0) goto done;
   if (MUTATIONS(&c, rc, &rt->headers, "") < 0) goto done;
   if (rc->n_virtual_hosts) {
     rt->vhosts = mesh__arena_calloc(c.a, rc->n_virtual_hosts, sizeof *rt->vhosts);

@@ -28,6 +28,11 @@
 int mesh__rds_translate(const Envoy__Config__Route__V3__RouteConfiguration *rc, mesh__route_table **out, char *err,
                         size_t errlen, mesh__notes *ignored);
 
+/* The HTTPFault in any (an HTTP filter's typed_config) into holder's arena
+ * (its compiled regexes freed with it): 0 and *out, or -1 with err. */
+int mesh__rds_fault_filter(const Google__Protobuf__Any *any, mesh__route_table *holder, const mesh__fault **out,
+                           char *err, size_t errlen, mesh__notes *ignored, const char *where);
+
 /* For a field libmesh's protos lack, found in a message of type d while
  * reading a config file (so without its field number): why it must be
  * refused (the reason binary xDS gives for the same field), or NULL when

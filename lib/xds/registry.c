@@ -8,6 +8,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route.pb-c.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb-c.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb-c.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb-c.h"
 #include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb-c.h"
@@ -32,6 +33,7 @@ static const ProtobufCMessageDescriptor *const table[] = {
     &envoy__config__endpoint__v3__cluster_load_assignment__descriptor,
     &envoy__config__listener__v3__listener__descriptor,
     &envoy__config__route__v3__route_configuration__descriptor,
+    &envoy__extensions__filters__http__fault__v3__httpfault__descriptor,
     &envoy__extensions__filters__http__router__v3__router__descriptor,
     &envoy__extensions__filters__network__http_connection_manager__v3__http_connection_manager__descriptor,
     &envoy__extensions__load_balancing_policies__least_request__v3__least_request__descriptor,
