@@ -408,11 +408,12 @@ static int64_t header_number(const mesh__route_input *in, const char *name) {
   return n;
 }
 
-/* Whether a fault of numerator num (scale to ppm) happens: a header may
- * lower the numerator, never raise it. */
+/* Whether a fault of numerator num (scale to ppm) happens. For a
+ * header-controlled fault (pct_header not NULL) that header may lower the
+ * numerator, never raise it. */
 static bool fault_roll(mesh__router *rt, uint32_t num, uint32_t scale, const mesh__route_input *in,
                        const char *pct_header) {
-  int64_t h = header_number(in, pct_header);
+  int64_t h = pct_header ? header_number(in, pct_header) : -1;
   uint64_t n = h >= 0 && (uint64_t)h < num ? (uint64_t)h : num;
   uint64_t ppm = n * scale;
   if (ppm == 0) return false;
@@ -429,7 +430,8 @@ static uint64_t fault_decide(mesh__router *rt, const mesh__fault *f, mesh__call 
   if (!mesh__headers_match_all(f->headers, f->nheaders, in)) return 0;
   uint64_t delay = 0;
   if (f->delay_kind != MESH__FAULT_DELAY_NONE &&
-      fault_roll(rt, f->delay_num, f->delay_scale, in, "x-envoy-fault-delay-request-percentage")) {
+      fault_roll(rt, f->delay_num, f->delay_scale, in,
+                 f->delay_kind == MESH__FAULT_DELAY_HEADER ? "x-envoy-fault-delay-request-percentage" : NULL)) {
     int64_t ms = f->delay_kind == MESH__FAULT_DELAY_FIXED ? (int64_t)f->delay_ms
                                                           : header_number(in, "x-envoy-fault-delay-request");
     if (ms > 0) delay = (uint64_t)ms;
@@ -437,7 +439,8 @@ static uint64_t fault_decide(mesh__router *rt, const mesh__fault *f, mesh__call 
   int abort = 0, grpc = 0;
   uint32_t code = 0;
   if (f->abort_kind != MESH__FAULT_ABORT_NONE &&
-      fault_roll(rt, f->abort_num, f->abort_scale, in, "x-envoy-fault-abort-request-percentage")) {
+      fault_roll(rt, f->abort_num, f->abort_scale, in,
+                 f->abort_kind == MESH__FAULT_ABORT_HEADER ? "x-envoy-fault-abort-request-percentage" : NULL)) {
     if (f->abort_kind == MESH__FAULT_ABORT_HTTP || f->abort_kind == MESH__FAULT_ABORT_GRPC) {
       abort = 1, grpc = f->abort_kind == MESH__FAULT_ABORT_GRPC, code = f->abort_code;
     } else {
@@ -520,7 +523,8 @@ static void fault_release(mesh__call *c) {
 
 static void on_try_timer(evutil_socket_t fd, short what, void *arg);
 static void arm_try_timer(mesh__call *c, uint64_t ms);
-static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in);
+static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in,
+                           uint64_t delay_ms);
 
 mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
   mesh__router *rt = m->router;
@@ -640,7 +644,7 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
                  (!c->retry->nretriable_request_headers ||
                   mesh__headers_match_any(c->retry->retriable_request_headers,
                                           c->retry->nretriable_request_headers, &in));
-  route_deadline(m, c, r, &in);
+  route_deadline(m, c, r, &in, fault);
   if (fault) {
     /* An injected delay: no traffic until it is over (then the abort, if
      * one was drawn, or the attempt). */
@@ -671,7 +675,8 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
  * grpc_timeout_header_max set, a grpc-timeout request header replaces the
  * route timeout (capped by the max unless it is 0, less the offset), as
  * Envoy does; max_stream_duration bounds the call as well. */
-static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in) {
+static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, const mesh__route_input *in,
+                           uint64_t delay_ms) {
   const mesh__route_action *a = &r->route;
   uint64_t t = a->timeout_ms; /* 0: none */
   if (a->grpc_timeout_header_max_ms >= 0) {
@@ -687,6 +692,10 @@ static void route_deadline(struct mesh *m, mesh__call *c, const mesh__route *r, 
     }
   }
   uint32_t flag = MESH__RF_UT;
+  /* As in Envoy, where the fault filter runs before the router: the route
+   * timeout starts after an injected delay (the stream's duration and the
+   * caller's timeout count it). */
+  if (t) t += delay_ms;
   if (a->max_stream_duration_ms > 0 && (t == 0 || (uint64_t)a->max_stream_duration_ms < t)) {
     t = (uint64_t)a->max_stream_duration_ms;
     flag = MESH__RF_UMSDR;

@@ -166,8 +166,7 @@ static blob *blob_ref(blob *b) {
 static void blob_unref(blob *b) {
   if (!b || --b->refs > 0) return;
   free(b->bytes);
-  if (b->l.rt) mesh__route_table_unref(b->l.rt);
-  mesh__route_table_unref(b->l.fault_holder);
+  mesh__listener_release(&b->l);
   mesh__route_table_unref(b->rt);
   if (b->cluster) mesh__cluster_unref(b->cluster);
   if (b->la) mesh__load_assignment_unref(b->la);

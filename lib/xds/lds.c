@@ -164,6 +164,15 @@ static int from_hcm(const Google__Protobuf__Any *any, const char *where, mesh__a
   return rc;
 }
 
+void mesh__listener_release(mesh__listener *l) {
+  if (!l) return;
+  mesh__route_table_unref(l->rt);
+  mesh__route_table_unref(l->fault_holder);
+  l->rt = NULL;
+  l->fault_holder = NULL;
+  l->fault = NULL;
+}
+
 int mesh__lds_translate(const Envoy__Config__Listener__V3__Listener *l, mesh__arena *a, mesh__listener *out,
                         char *err, size_t errlen, mesh__notes *ignored) {
   memset(out, 0, sizeof *out);

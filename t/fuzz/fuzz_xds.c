@@ -200,10 +200,8 @@ static void one_resource(const ProtobufCMessageDescriptor *d, const uint8_t *dat
     } else {
       if (!l.name) die("listener without a name", NULL);
       if (!l.rt && !l.rds_name) die("listener with neither routes nor an RDS name", NULL);
-      if (l.rt) {
-        use_routes(l.rt);
-        mesh__route_table_unref(l.rt);
-      }
+      if (l.rt) use_routes(l.rt);
+      mesh__listener_release(&l);
     }
     mesh__arena_free(a);
   } else if (d == &envoy__config__route__v3__route_configuration__descriptor) {

@@ -55,7 +55,7 @@ static void translate(const Google__Protobuf__Any *any) {
     mesh__listener l;
     memset(&l, 0, sizeof l);
     rc = mesh__lds_translate((const Envoy__Config__Listener__V3__Listener *)m, a, &l, err, sizeof err, &notes);
-    if (l.rt) mesh__route_table_unref(l.rt);
+    mesh__listener_release(&l);
     mesh__arena_free(a);
   } else if (d == &envoy__config__route__v3__route_configuration__descriptor) {
     mesh__route_table *rt = NULL;

@@ -76,6 +76,11 @@ static void write_config(void) {
                                OVERRIDE("/when-header", "abort: {http_status: 503, percentage: {numerator: 100}}, "
                                                         "headers: [{name: x-fault, exact_match: \"yes\"}]")
                                    OVERRIDE("/unset-percentage", "abort: {http_status: 503}")
+           "            - match: {prefix: \"/route-timeout\"}\n"
+           "              route: {cluster: c1, timeout: 0.1s}\n"
+           "              typed_per_filter_config:\n"
+           "                envoy.filters.http.fault: {" FAULT_TYPE ", delay: {fixed_delay: 0.2s, percentage: "
+           "{numerator: 100}}}\n"
            "            - match: {prefix: \"/\"}\n"
            "              route: {cluster: c1}\n"
            "  clusters:\n"
@@ -176,7 +181,7 @@ Test(fault, delay_holds_the_call_then_sends_it) {
   mesh_free(m);
 }
 
-Test(fault, percentage_is_drawn_per_call_and_a_header_only_lowers_it) {
+Test(fault, percentage_is_drawn_per_call) {
   mesh *m = open_mesh(NULL);
   enum { N = 400 };
   int aborted = 0;
@@ -188,14 +193,15 @@ Test(fault, percentage_is_drawn_per_call_and_a_header_only_lowers_it) {
   }
   /* 50%: sd 10 calls of 400; 5 sd each way. */
   cr_expect(aborted > 150 && aborted < 250, "%d of %d aborted at 50%%", aborted, N);
-  /* The percentage header sets a lower numerator (0 of 100 here)... */
+  /* The percentage headers are read only for header-controlled faults
+   * (as in Envoy): a caller cannot escape a configured fault... */
   static const char *const zero[] = {"x-envoy-fault-abort-request-percentage", "0", NULL};
   for (int i = 0; i < 20; i++) {
     mesh_response *r = get(m, "/abort", zero, 0);
-    cr_expect_eq(mesh_response_status(r), 200, "percentage header 0: %d", mesh_response_status(r));
+    cr_expect_eq(mesh_response_status(r), 503, "percentage header 0: %d", mesh_response_status(r));
     mesh_response_free(r);
   }
-  /* ...never a higher one: 100 of 10000 is capped at the route's 5000. */
+  /* ...nor raise its share. */
   static const char *const all[] = {"x-envoy-fault-abort-request-percentage", "10000", NULL};
   aborted = 0;
   for (int i = 0; i < N; i++) {
@@ -260,6 +266,15 @@ Test(fault, header_controlled_faults) {
   cr_expect_eq(mesh_response_status(r), 200);
   cr_expect_str_eq(mesh_response_header(r, "grpc-status"), "7");
   mesh_response_free(r);
+  /* For a header-controlled fault, the percentage header lowers the
+   * configured share (100 here) to its own... */
+  static const char *const ab0[] = {"x-envoy-fault-abort-request", "418", "x-envoy-fault-abort-request-percentage", "0",
+                                    NULL};
+  for (int i = 0; i < 10; i++) {
+    r = get(m, "/", ab0, 0);
+    cr_expect_eq(mesh_response_status(r), 200, "percentage header 0: %d", mesh_response_status(r));
+    mesh_response_free(r);
+  }
   /* Invalid values are ignored: no fault. */
   static const char *const bad[] = {"x-envoy-fault-abort-request", "99", "x-envoy-fault-delay-request", "soon", NULL};
   r = get(m, "/", bad, 0);
@@ -282,6 +297,37 @@ Test(fault, header_controlled_faults) {
   cr_expect_eq(mesh_response_status(r), 500);
   cr_expect(has_flag(r, "DI") && has_flag(r, "FI"), "flags: %s", mesh_response_flags(r));
   cr_expect_geq(took, 99.0, "took %.1f ms", took);
+  mesh_response_free(r);
+  mesh_free(m);
+}
+
+/* The route's timeout starts after the injected delay (as in Envoy, where
+ * the fault filter runs before the router); the caller's own timeout
+ * counts the delay. */
+Test(fault, route_timeout_starts_after_the_delay) {
+  mesh *m = open_mesh(NULL);
+  double t0 = now_ms();
+  mesh_response *r = get(m, "/route-timeout?delay_ms=50", NULL, 0);
+  double took = now_ms() - t0;
+  cr_expect_eq(mesh_response_error(r), MESH_OK, "%s", mesh_response_detail(r));
+  cr_expect_eq(mesh_response_status(r), 200);
+  cr_expect(has_flag(r, "DI"), "flags: %s", mesh_response_flags(r));
+  cr_expect_geq(took, 249.0, "took %.1f ms", took);
+  mesh_response_free(r);
+  /* The upstream too slow for the route timeout, counted after the delay. */
+  t0 = now_ms();
+  r = get(m, "/route-timeout?delay_ms=1000", NULL, 0);
+  took = now_ms() - t0;
+  cr_expect_eq(mesh_response_error(r), MESH_ETIMEOUT, "%s", mesh_response_detail(r));
+  cr_expect(has_flag(r, "UT"), "flags: %s", mesh_response_flags(r));
+  cr_expect(took >= 299.0 && took < 900.0, "took %.1f ms", took);
+  mesh_response_free(r);
+  /* The caller's timeout includes the delay. */
+  t0 = now_ms();
+  r = get(m, "/route-timeout", NULL, 150);
+  took = now_ms() - t0;
+  cr_expect_eq(mesh_response_error(r), MESH_ETIMEOUT, "%s", mesh_response_detail(r));
+  cr_expect_lt(took, 199.0, "took %.1f ms", took);
   mesh_response_free(r);
   mesh_free(m);
 }

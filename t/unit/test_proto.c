@@ -1083,7 +1083,7 @@ Test(wire, listener_api_with_rds) {
   cr_expect(h->http_filters[0]->is_optional);
   cr_assert_eq(h->http_filters[0]->config_type_case, HCM(HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG));
   const char *fault = h->http_filters[0]->typed_config->type_url;
-  cr_expect_null(mesh__pb_find(fault, strlen(fault)), "fault filter config is not modelled");
+  cr_expect_not_null(mesh__pb_find(fault, strlen(fault)), "the fault filter config is modelled");
   cr_expect_not(h->http_filters[1]->is_optional);
   Router *rt = (Router *)any_unpack(h->http_filters[1]->typed_config, &envoy__extensions__filters__http__router__v3__router__descriptor);
   cr_expect(rt->suppress_envoy_headers);

@@ -162,7 +162,7 @@ Test(wire_model, listener_api) {
   cr_expect_str_eq(l[0].rds_name, "reviews-routes");
   cr_expect_str_eq(l[1].rds_name, "reviews-routes");
   for (int i = 0; i < 2; i++) {
-    mesh__route_table_unref(l[i].rt);
+    mesh__listener_release(&l[i]);
     mesh__notes_free(&notes[i]);
   }
   mesh__arena_free(ar);
