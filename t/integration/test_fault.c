@@ -41,9 +41,10 @@ TestSuite(fault, .init = setup, .fini = teardown, .timeout = 60);
   "              typed_per_filter_config:\n"                       \
   "                envoy.filters.http.fault: {" FAULT_TYPE ", " fields "}\n"
 
-/* The listener's own fault filter config is header-controlled (the calls
- * to "/" choose their faults by request headers); routes override it. */
-static void write_config(void) {
+/* The config file: listener svc.mesh whose fault filter has the given
+ * HTTPFault fields (flow style), the given routes (block style, under the
+ * virtual host), and cluster c1 at port. */
+static void write_listener(const char *filter_fields, const char *routes, int port) {
   char text[8192];
   snprintf(text, sizeof text,
            "static_resources:\n"
@@ -55,44 +56,48 @@ static void write_config(void) {
            "HttpConnectionManager\n"
            "        http_filters:\n"
            "        - name: envoy.filters.http.fault\n"
-           "          typed_config:\n"
-           "            " FAULT_TYPE "\n"
-           "            delay: {header_delay: {}, percentage: {numerator: 100}}\n"
-           "            abort: {header_abort: {}, percentage: {numerator: 100}}\n"
+           "          typed_config: {" FAULT_TYPE ", %s}\n"
            "        - name: envoy.filters.http.router\n"
            "          typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}\n"
            "        route_config:\n"
            "          virtual_hosts:\n"
            "          - name: v\n"
            "            domains: [\"svc.mesh\"]\n"
-           "            routes:\n" OVERRIDE("/abort", "abort: {http_status: 503, percentage: {numerator: 100}}")
-               OVERRIDE("/delay", "delay: {fixed_delay: 0.2s, percentage: {numerator: 1000000, denominator: "
-                                  "MILLION}}, max_active_faults: 2")
-                   OVERRIDE("/half", "abort: {http_status: 503, percentage: {numerator: 5000, denominator: "
-                                     "TEN_THOUSAND}}")
-                       OVERRIDE("/grpc", "abort: {grpc_status: 14, percentage: {numerator: 100}}")
-                           OVERRIDE("/other-cluster", "abort: {http_status: 503, percentage: {numerator: 100}}, "
-                                                      "upstream_cluster: c2")
-                               OVERRIDE("/when-header", "abort: {http_status: 503, percentage: {numerator: 100}}, "
-                                                        "headers: [{name: x-fault, exact_match: \"yes\"}]")
-                                   OVERRIDE("/unset-percentage", "abort: {http_status: 503}")
-           "            - match: {prefix: \"/route-timeout\"}\n"
-           "              route: {cluster: c1, timeout: 0.1s}\n"
-           "              typed_per_filter_config:\n"
-           "                envoy.filters.http.fault: {" FAULT_TYPE ", delay: {fixed_delay: 0.2s, percentage: "
-           "{numerator: 100}}}\n"
+           "            routes:\n"
+           "%s"
            "            - match: {prefix: \"/\"}\n"
            "              route: {cluster: c1}\n"
            "  clusters:\n"
            "  - name: c1\n"
            "    type: STATIC\n"
-           "    load_assignment:\n"
-           "      cluster_name: c1\n"
-           "      endpoints:\n"
-           "      - lb_endpoints:\n"
-           "        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}\n",
-           up1.port);
+           "    load_assignment: {cluster_name: c1, endpoints: [{lb_endpoints: [{endpoint: {address: "
+           "{socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]}\n",
+           filter_fields, routes, port);
   write_file_atomic(cfg_path, text);
+}
+
+/* The listener's own fault filter config is header-controlled (the calls
+ * to "/" choose their faults by request headers); routes override it. */
+static void write_config(void) {
+  write_listener("delay: {header_delay: {}, percentage: {numerator: 100}}, "
+                 "abort: {header_abort: {}, percentage: {numerator: 100}}",
+                 OVERRIDE("/abort", "abort: {http_status: 503, percentage: {numerator: 100}}")
+                 OVERRIDE("/delay", "delay: {fixed_delay: 0.2s, percentage: {numerator: 1000000, denominator: "
+                                    "MILLION}}, max_active_faults: 2")
+                 OVERRIDE("/half", "abort: {http_status: 503, percentage: {numerator: 5000, denominator: "
+                                   "TEN_THOUSAND}}")
+                 OVERRIDE("/grpc", "abort: {grpc_status: 14, percentage: {numerator: 100}}")
+                 OVERRIDE("/other-cluster", "abort: {http_status: 503, percentage: {numerator: 100}}, "
+                                            "upstream_cluster: c2")
+                 OVERRIDE("/when-header", "abort: {http_status: 503, percentage: {numerator: 100}}, "
+                                          "headers: [{name: x-fault, exact_match: \"yes\"}]")
+                 OVERRIDE("/unset-percentage", "abort: {http_status: 503}")
+                 "            - match: {prefix: \"/route-timeout\"}\n"
+                 "              route: {cluster: c1, timeout: 0.1s}\n"
+                 "              typed_per_filter_config:\n"
+                 "                envoy.filters.http.fault: {" FAULT_TYPE ", delay: {fixed_delay: 0.2s, "
+                 "percentage: {numerator: 100}}}\n",
+                 up1.port);
 }
 
 static mesh *open_mesh(struct event_base *eb) {
@@ -132,6 +137,14 @@ static mesh_response *get(mesh *m, const char *path, const char *const *headers,
   cr_assert_eq(mesh_call_sync(m, req, &r), MESH_OK);
   mesh_request_free(req);
   return r;
+}
+
+/* The status of a GET (0 when the call failed), the response freed. */
+static int status_of(mesh *m, const char *path, const char *const *headers) {
+  mesh_response *r = get(m, path, headers, 0);
+  int s = mesh_response_error(r) == MESH_OK ? mesh_response_status(r) : 0;
+  mesh_response_free(r);
+  return s;
 }
 
 static int has_flag(const mesh_response *r, const char *flag) {
@@ -196,24 +209,14 @@ Test(fault, percentage_is_drawn_per_call) {
   /* The percentage headers are read only for header-controlled faults
    * (as in Envoy): a caller cannot escape a configured fault... */
   static const char *const zero[] = {"x-envoy-fault-abort-request-percentage", "0", NULL};
-  for (int i = 0; i < 20; i++) {
-    mesh_response *r = get(m, "/abort", zero, 0);
-    cr_expect_eq(mesh_response_status(r), 503, "percentage header 0: %d", mesh_response_status(r));
-    mesh_response_free(r);
-  }
+  for (int i = 0; i < 20; i++) cr_expect_eq(status_of(m, "/abort", zero), 503, "percentage header 0");
   /* ...nor raise its share. */
   static const char *const all[] = {"x-envoy-fault-abort-request-percentage", "10000", NULL};
   aborted = 0;
-  for (int i = 0; i < N; i++) {
-    mesh_response *r = get(m, "/half", all, 0);
-    aborted += mesh_response_status(r) == 503;
-    mesh_response_free(r);
-  }
+  for (int i = 0; i < N; i++) aborted += status_of(m, "/half", all) == 503;
   cr_expect(aborted > 150 && aborted < 250, "%d of %d aborted with the header asking for all", aborted, N);
   /* An unset percentage is 0%, as in Envoy. */
-  mesh_response *r = get(m, "/unset-percentage", NULL, 0);
-  cr_expect_eq(mesh_response_status(r), 200);
-  mesh_response_free(r);
+  cr_expect_eq(status_of(m, "/unset-percentage", NULL), 200);
   mesh_free(m);
 }
 
@@ -237,20 +240,12 @@ Test(fault, grpc_calls_get_a_grpc_status) {
 
 Test(fault, upstream_cluster_and_headers_select_the_calls) {
   mesh *m = open_mesh(NULL);
-  mesh_response *r = get(m, "/other-cluster", NULL, 0);
-  cr_expect_eq(mesh_response_status(r), 200, "a fault for cluster c2 hit a call to c1");
-  mesh_response_free(r);
-  r = get(m, "/when-header", NULL, 0);
-  cr_expect_eq(mesh_response_status(r), 200, "no x-fault header, yet aborted");
-  mesh_response_free(r);
+  cr_expect_eq(status_of(m, "/other-cluster", NULL), 200, "a fault for cluster c2 hit a call to c1");
+  cr_expect_eq(status_of(m, "/when-header", NULL), 200, "no x-fault header, yet aborted");
   static const char *const no[] = {"x-fault", "no", NULL};
-  r = get(m, "/when-header", no, 0);
-  cr_expect_eq(mesh_response_status(r), 200);
-  mesh_response_free(r);
+  cr_expect_eq(status_of(m, "/when-header", no), 200);
   static const char *const yes[] = {"x-fault", "yes", NULL};
-  r = get(m, "/when-header", yes, 0);
-  cr_expect_eq(mesh_response_status(r), 503);
-  mesh_response_free(r);
+  cr_expect_eq(status_of(m, "/when-header", yes), 503);
   mesh_free(m);
 }
 
@@ -270,11 +265,7 @@ Test(fault, header_controlled_faults) {
    * configured share (100 here) to its own... */
   static const char *const ab0[] = {"x-envoy-fault-abort-request", "418", "x-envoy-fault-abort-request-percentage", "0",
                                     NULL};
-  for (int i = 0; i < 10; i++) {
-    r = get(m, "/", ab0, 0);
-    cr_expect_eq(mesh_response_status(r), 200, "percentage header 0: %d", mesh_response_status(r));
-    mesh_response_free(r);
-  }
+  for (int i = 0; i < 10; i++) cr_expect_eq(status_of(m, "/", ab0), 200, "percentage header 0");
   /* Invalid values are ignored: no fault. */
   static const char *const bad[] = {"x-envoy-fault-abort-request", "99", "x-envoy-fault-delay-request", "soon", NULL};
   r = get(m, "/", bad, 0);
@@ -422,30 +413,7 @@ Test(fault, free_during_a_delay_cancels_the_call) {
 
 /* What libmesh cannot do exactly is refused with the field named. */
 static void expect_refused(const char *fault_fields, const char *want) {
-  char text[2048];
-  snprintf(text, sizeof text,
-           "static_resources:\n"
-           "  listeners:\n"
-           "  - name: svc.mesh\n"
-           "    api_listener:\n"
-           "      api_listener:\n"
-           "        \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
-           "HttpConnectionManager\n"
-           "        http_filters:\n"
-           "        - name: fault\n"
-           "          typed_config: {" FAULT_TYPE ", %s}\n"
-           "        - name: envoy.filters.http.router\n"
-           "          typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}\n"
-           "        route_config:\n"
-           "          virtual_hosts:\n"
-           "          - {name: v, domains: [\"*\"], routes: [{match: {prefix: \"/\"}, route: {cluster: c1}}]}\n"
-           "  clusters:\n"
-           "  - name: c1\n"
-           "    type: STATIC\n"
-           "    load_assignment: {cluster_name: c1, endpoints: [{lb_endpoints: [{endpoint: {address: "
-           "{socket_address: {address: 127.0.0.1, port_value: 1}}}}]}]}\n",
-           fault_fields);
-  write_file_atomic(cfg_path, text);
+  write_listener(fault_fields, "", 1);
   char err[1024] = "";
   cr_expect_neq(mesh_config_check_file(cfg_path, err, sizeof err), MESH_OK, "accepted: %s", fault_fields);
   cr_expect(strstr(err, want) != NULL, "for %s: %s", fault_fields, err);
