@@ -11,6 +11,7 @@
 #include "lb/lb.h"
 #include "model/cluster.h"
 #include "model/route.h"
+#include "route/fault.h"
 #include "route/hash.h"
 #include "route/match.h"
 #include "upstream/breaker.h"
@@ -376,106 +377,27 @@ static void local_reply(mesh__call *c, int status, const char *body, size_t blen
 
 /* ---- fault injection ---- */
 
-/* The fault config in force for a call: the most specific per-route
- * override for the listener's fault filter (weighted cluster, route,
- * virtual host, route table), else the filter's own. */
-static const mesh__fault *fault_for(const mesh__listener *l, const mesh__route *r, const mesh__cluster_weight *cw) {
-  const mesh__fault_overrides *lv[4] = {cw ? &cw->faults : NULL, &r->faults, r->vhost ? &r->vhost->faults : NULL,
-                                         r->vhost && r->vhost->table ? &r->vhost->table->faults : NULL};
-  size_t fl = strlen(l->fault_filter);
-  for (int k = 0; k < 4; k++)
-    for (size_t i = 0; lv[k] && i < lv[k]->n; i++)
-      if (lv[k]->v[i].filter.len == fl && !memcmp(lv[k]->v[i].filter.p, l->fault_filter, fl)) return lv[k]->v[i].fault;
-  return l->fault;
-}
+static uint64_t router_random(void *arg) { return next_random(arg); }
 
-static const char *input_header(const mesh__route_input *in, const char *name) {
-  for (size_t i = 0; i < in->nheaders; i++)
-    if (mesh__strcaseeq(in->hnames[i], name)) return in->hvalues[i];
-  return NULL;
-}
-
-/* A request header holding a non-negative decimal number; -1 when it is
- * absent or not one (such headers are ignored, as gRPC and Envoy do). */
-static int64_t header_number(const mesh__route_input *in, const char *name) {
-  const char *v = input_header(in, name);
-  if (!v || !*v) return -1;
-  int64_t n = 0;
-  for (; *v; v++) {
-    if (*v < '0' || *v > '9' || n > (INT64_MAX - 9) / 10) return -1;
-    n = n * 10 + (*v - '0');
-  }
-  return n;
-}
-
-/* Whether a fault of numerator num (scale to ppm) happens. For a
- * header-controlled fault (pct_header not NULL) that header may lower the
- * numerator, never raise it. */
-static bool fault_roll(mesh__router *rt, uint32_t num, uint32_t scale, const mesh__route_input *in,
-                       const char *pct_header) {
-  int64_t h = pct_header ? header_number(in, pct_header) : -1;
-  uint64_t n = h >= 0 && (uint64_t)h < num ? (uint64_t)h : num;
-  uint64_t ppm = n * scale;
-  if (ppm == 0) return false;
-  if (ppm >= 1000000u) return true;
-  return next_random(rt) % 1000000u < ppm;
-}
-
-/* Decide the call's faults (Envoy's fault filter, gRFC A33): a delay
- * (c->resp flag DI, the return value in ms) and an abort (c->fault_abort,
- * done once the delay is over). Each is drawn on its own. */
+/* Draw the call's faults (route/fault.h): the delay (flag DI) is the
+ * return value in ms, the abort is kept in the call for when the delay is
+ * over. Nothing when max_active_faults calls are already in a delay. */
 static uint64_t fault_decide(mesh__router *rt, const mesh__fault *f, mesh__call *c, const char *cluster,
                              const mesh__route_input *in, struct mesh *m) {
-  if (f->upstream_cluster.len && strcmp(f->upstream_cluster.p, cluster)) return 0;
-  if (!mesh__headers_match_all(f->headers, f->nheaders, in)) return 0;
-  uint64_t delay = 0;
-  if (f->delay_kind != MESH__FAULT_DELAY_NONE &&
-      fault_roll(rt, f->delay_num, f->delay_scale, in,
-                 f->delay_kind == MESH__FAULT_DELAY_HEADER ? "x-envoy-fault-delay-request-percentage" : NULL)) {
-    int64_t ms = f->delay_kind == MESH__FAULT_DELAY_FIXED ? (int64_t)f->delay_ms
-                                                          : header_number(in, "x-envoy-fault-delay-request");
-    if (ms > 0) delay = (uint64_t)ms;
-  }
-  int abort = 0, grpc = 0;
-  uint32_t code = 0;
-  if (f->abort_kind != MESH__FAULT_ABORT_NONE &&
-      fault_roll(rt, f->abort_num, f->abort_scale, in,
-                 f->abort_kind == MESH__FAULT_ABORT_HEADER ? "x-envoy-fault-abort-request-percentage" : NULL)) {
-    if (f->abort_kind == MESH__FAULT_ABORT_HTTP || f->abort_kind == MESH__FAULT_ABORT_GRPC) {
-      abort = 1, grpc = f->abort_kind == MESH__FAULT_ABORT_GRPC, code = f->abort_code;
-    } else {
-      int64_t hc = header_number(in, "x-envoy-fault-abort-request");
-      int64_t gc = header_number(in, "x-envoy-fault-abort-grpc-request");
-      if (hc >= 200 && hc < 600) abort = 1, code = (uint32_t)hc;
-      else if (gc >= 0 && gc <= UINT32_MAX) abort = 1, grpc = 1, code = (uint32_t)gc;
-    }
-  }
-  if (!delay && !abort) return 0;
+  mesh__fault_draw d;
+  if (!mesh__fault_draw_for(f, cluster, in, router_random, rt, &d)) return 0;
   if (f->has_max_active && rt->faults_active >= f->max_active) {
     mesh__stat_add(m->stats, MESH__ST_FAULT_OVERFLOW, 1);
     return 0;
   }
-  c->fault_abort = (uint8_t)abort;
-  c->fault_grpc = (uint8_t)grpc;
-  c->fault_code = code;
-  if (delay) {
+  c->fault_abort = d.abort;
+  c->fault_grpc = d.grpc;
+  c->fault_code = d.code;
+  if (d.delay_ms) {
     c->resp.flags |= MESH__RF_DI;
     mesh__stat_add(m->stats, MESH__ST_FAULT_DELAYS, 1);
   }
-  return delay;
-}
-
-/* gRPC's mapping of an HTTP status to a gRPC code (a gRPC caller sees an
- * HTTP abort as that code, as Envoy sends it). */
-static uint32_t grpc_code_of_http(uint32_t s) {
-  switch (s) {
-    case 400: return 13; /* INTERNAL */
-    case 401: return 16; /* UNAUTHENTICATED */
-    case 403: return 7;  /* PERMISSION_DENIED */
-    case 404: return 12; /* UNIMPLEMENTED */
-    case 429: case 502: case 503: case 504: return 14; /* UNAVAILABLE */
-    default: return 2;   /* UNKNOWN */
-  }
+  return d.delay_ms;
 }
 
 static bool is_grpc_request(const mesh__req *q) {
@@ -499,7 +421,7 @@ static void fault_abort_now(struct mesh *m, mesh__call *c) {
   bool grpc = c->fault_grpc || is_grpc_request(&c->req);
   if (grpc) {
     char v[12];
-    int n = snprintf(v, sizeof v, "%u", c->fault_grpc ? c->fault_code : grpc_code_of_http(c->fault_code));
+    int n = snprintf(v, sizeof v, "%u", c->fault_grpc ? c->fault_code : mesh__fault_grpc_code_of_http(c->fault_code));
     r->status = 200;
     mesh__response_add_field(r, "content-type", 12, "application/grpc", 16, SIZE_MAX, 0);
     mesh__response_add_field(r, "grpc-status", 11, v, (size_t)n, SIZE_MAX, 0);
@@ -603,7 +525,7 @@ mesh__pool *mesh__router_route(struct mesh *m, mesh__call *c) {
   uint64_t fault = 0;
   c->fault_abort = 0;
   if (l->fault_filter) {
-    const mesh__fault *f = fault_for(l, r, cw);
+    const mesh__fault *f = mesh__fault_for(l->fault_filter, l->fault, r, cw);
     if (f) fault = fault_decide(rt, f, c, cname, &in, m);
   }
   /* The request hash (ring hash, maglev), before rewrites change in.path. */

@@ -13,6 +13,7 @@
 
 #include "model/notes.h"
 #include "model/route.h"
+#include "route/fault.h"
 #include "route/match.h"
 #include "route/regex.h"
 #include "util/arena.h"
@@ -57,6 +58,7 @@ TestSuite(vhost, .init = setup, .fini = teardown);
 TestSuite(match, .init = setup, .fini = teardown);
 TestSuite(action, .init = setup, .fini = teardown);
 TestSuite(rds, .init = setup, .fini = teardown);
+TestSuite(fault, .init = setup, .fini = teardown);
 
 static void *pb(size_t n) { return mesh__arena_alloc(P, n); }
 static char *str(const char *s) { return mesh__arena_strdup(P, s); }
@@ -1583,4 +1585,141 @@ Test(rds, notes_are_bounded) {
   cr_expect_eq(n.dropped, 1000 - (MESH__NOTES_MAX - 1));
   cr_expect(strstr(n.v[n.n - 1], "more notes") != NULL);
   mesh__notes_free(&n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fault injection: which config applies, what it draws               */
+/* ------------------------------------------------------------------ */
+
+static uint64_t fixed_random(void *arg) { return *(uint64_t *)arg; }
+
+static mesh__fault fault_of(uint8_t abort_kind, uint32_t code, uint32_t num, uint32_t scale) {
+  mesh__fault f;
+  memset(&f, 0, sizeof f);
+  f.upstream_cluster.p = "";
+  f.abort_kind = abort_kind;
+  f.abort_code = code;
+  f.abort_num = num;
+  f.abort_scale = scale;
+  f.delay_scale = 10000;
+  return f;
+}
+
+Test(fault, the_most_specific_override_for_the_filter_wins) {
+  mesh__fault dflt = fault_of(MESH__FAULT_ABORT_HTTP, 500, 100, 10000), ft = dflt, fv = dflt, fr = dflt, fc = dflt,
+              other = dflt;
+  mesh__fault_override ot = {{"fault", 5}, &ft}, ov = {{"fault", 5}, &fv}, orr[2] = {{{"other", 5}, &other}, {{"fault", 5}, &fr}},
+                       oc = {{"fault", 5}, &fc};
+  mesh__route_table t;
+  mesh__vhost v;
+  mesh__route r;
+  mesh__cluster_weight cw;
+  memset(&t, 0, sizeof t);
+  memset(&v, 0, sizeof v);
+  memset(&r, 0, sizeof r);
+  memset(&cw, 0, sizeof cw);
+  v.table = &t;
+  r.vhost = &v;
+  cr_expect_eq(mesh__fault_for("fault", &dflt, &r, NULL), &dflt, "no override: the filter's own");
+  t.faults = (mesh__fault_overrides){&ot, 1};
+  cr_expect_eq(mesh__fault_for("fault", &dflt, &r, NULL), &ft);
+  v.faults = (mesh__fault_overrides){&ov, 1};
+  cr_expect_eq(mesh__fault_for("fault", &dflt, &r, NULL), &fv);
+  r.faults = (mesh__fault_overrides){orr, 2};
+  cr_expect_eq(mesh__fault_for("fault", &dflt, &r, NULL), &fr, "the entry for this filter, not another's");
+  cw.faults = (mesh__fault_overrides){&oc, 1};
+  cr_expect_eq(mesh__fault_for("fault", &dflt, &r, &cw), &fc);
+  cr_expect_eq(mesh__fault_for("faults", &dflt, &r, &cw), &dflt, "another filter's name matches nothing");
+}
+
+Test(fault, percentages_cut_at_their_parts_per_million) {
+  req q;
+  mkreq(&q, "x", "/", NULL);
+  mesh__fault_draw d;
+  /* 50 of HUNDRED: 500000 ppm. */
+  mesh__fault f = fault_of(MESH__FAULT_ABORT_HTTP, 503, 50, 10000);
+  uint64_t r = 499999;
+  cr_expect(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  cr_expect(d.abort && !d.grpc && d.code == 503 && d.delay_ms == 0);
+  r = 500000;
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  cr_expect_not(d.abort);
+  /* 1 of MILLION; 10 of TEN_THOUSAND; 0; more than 100% is all. */
+  f = fault_of(MESH__FAULT_ABORT_GRPC, 14, 1, 1);
+  r = 0;
+  cr_expect(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d) && d.grpc && d.code == 14);
+  r = 1;
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  f = fault_of(MESH__FAULT_ABORT_HTTP, 503, 10, 100);
+  r = 999;
+  cr_expect(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  r = 1000;
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  f = fault_of(MESH__FAULT_ABORT_HTTP, 503, 0, 10000);
+  r = 0;
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  f = fault_of(MESH__FAULT_ABORT_HTTP, 503, 250, 10000);
+  r = 999999;
+  cr_expect(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+}
+
+Test(fault, headers_control_only_header_faults_and_only_downwards) {
+  mesh__fault_draw d;
+  uint64_t r = 400000; /* passes a 50% share, fails a 40% one */
+  mesh__fault f = fault_of(MESH__FAULT_ABORT_HEADER, 0, 50, 10000);
+  f.delay_kind = MESH__FAULT_DELAY_HEADER;
+  f.delay_num = 100;
+  req q;
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-request", "418", "x-envoy-fault-delay-request", "25", NULL);
+  cr_expect(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  cr_expect(d.abort && d.code == 418 && !d.grpc && d.delay_ms == 25);
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-request", "418", "x-envoy-fault-abort-request-percentage", "40", NULL);
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d), "lowered to 40%%");
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-request", "418", "x-envoy-fault-abort-request-percentage", "100", NULL);
+  r = 600000;
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d), "not raised above 50%%");
+  r = 0;
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-grpc-request", "7", NULL);
+  cr_expect(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d) && d.grpc && d.code == 7);
+  /* Invalid values: no fault. */
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-request", "600", "x-envoy-fault-delay-request", "-5", NULL);
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-request", "99999999999999999999999", NULL);
+  cr_expect_not(mesh__fault_draw_for(&f, "c", &q.in, fixed_random, &r, &d));
+  /* A configured abort ignores the percentage header. */
+  mesh__fault g = fault_of(MESH__FAULT_ABORT_HTTP, 503, 50, 10000);
+  mkreq(&q, "x", "/", "x-envoy-fault-abort-request-percentage", "0", NULL);
+  cr_expect(mesh__fault_draw_for(&g, "c", &q.in, fixed_random, &r, &d) && d.code == 503);
+}
+
+Test(fault, upstream_cluster_and_headers_restrict_it) {
+  mesh__fault_draw d;
+  uint64_t r = 0;
+  mesh__fault f = fault_of(MESH__FAULT_ABORT_HTTP, 503, 100, 10000);
+  f.upstream_cluster = (mesh__rstr){"c2", 2};
+  req q;
+  mkreq(&q, "x", "/", NULL);
+  cr_expect_not(mesh__fault_draw_for(&f, "c1", &q.in, fixed_random, &r, &d));
+  cr_expect(mesh__fault_draw_for(&f, "c2", &q.in, fixed_random, &r, &d));
+  mesh__header_matcher hm;
+  memset(&hm, 0, sizeof hm);
+  hm.name = (mesh__rstr){"x-fault", 7};
+  hm.kind = MESH__HDR_PRESENT;
+  hm.present = true;
+  f.headers = &hm;
+  f.nheaders = 1;
+  cr_expect_not(mesh__fault_draw_for(&f, "c2", &q.in, fixed_random, &r, &d));
+  mkreq(&q, "x", "/", "x-fault", "1", NULL);
+  cr_expect(mesh__fault_draw_for(&f, "c2", &q.in, fixed_random, &r, &d));
+}
+
+Test(fault, http_statuses_map_to_grpc_codes) {
+  cr_expect_eq(mesh__fault_grpc_code_of_http(400), 13);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(401), 16);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(403), 7);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(404), 12);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(429), 14);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(503), 14);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(200), 2);
+  cr_expect_eq(mesh__fault_grpc_code_of_http(500), 2);
 }
