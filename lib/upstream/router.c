@@ -919,6 +919,21 @@ static uint64_t progress(const mesh__call *c) {
   return ((uint64_t)c->resp.status << 48) + ((uint64_t)c->resp.fields.n << 32) + c->resp.body.len + 1;
 }
 
+/* The attempt a timer was waiting for (after a back-off or an injected
+ * delay): started, unless the handle is closing or has no config left
+ * (then the call ends, why saying which). */
+static void timed_attempt(struct mesh *m, mesh__call *c, const char *why) {
+  if (m->closing || !m->router || !m->router->snap) {
+    mesh__call_finish(c, MESH_ECANCELED, "%s", m->closing ? "handle closed" : why);
+    return;
+  }
+  mesh__pool *p = mesh__router_attempt(m, c);
+  if (p) {
+    c->state = MESH__CALL_QUEUED;
+    mesh__pool_submit(p, c);
+  }
+}
+
 static void on_try_timer(evutil_socket_t fd, short what, void *arg) {
   mesh__call *c = arg;
   struct mesh *m = c->m;
@@ -928,28 +943,11 @@ static void on_try_timer(evutil_socket_t fd, short what, void *arg) {
   if (c->try_phase == MESH__TRY_FAULT_DELAY) {
     c->try_phase = MESH__TRY_NONE;
     fault_release(c);
-    if (c->fault_abort) {
-      fault_abort_now(m, c);
-    } else if (m->closing || !m->router || !m->router->snap) {
-      mesh__call_finish(c, MESH_ECANCELED, m->closing ? "handle closed" : "no config to send with");
-    } else {
-      mesh__pool *p = mesh__router_attempt(m, c);
-      if (p) {
-        c->state = MESH__CALL_QUEUED;
-        mesh__pool_submit(p, c);
-      }
-    }
+    if (c->fault_abort) fault_abort_now(m, c);
+    else timed_attempt(m, c, "no config to send with");
   } else if (c->try_phase == MESH__TRY_BACKOFF) {
     c->try_phase = MESH__TRY_NONE;
-    if (m->closing || !m->router || !m->router->snap) {
-      mesh__call_finish(c, MESH_ECANCELED, m->closing ? "handle closed" : "no config to retry with");
-    } else {
-      mesh__pool *p = mesh__router_attempt(m, c);
-      if (p) {
-        c->state = MESH__CALL_QUEUED;
-        mesh__pool_submit(p, c);
-      }
-    }
+    timed_attempt(m, c, "no config to retry with");
   } else if (c->try_phase == MESH__TRY_TIMEOUT) {
     uint64_t ptt, idle;
     int route_idle;
